@@ -1,0 +1,57 @@
+//! Shard ids: `shardId-` followed by a 12-digit zero-padded index that is never reused in a stream.
+
+use std::fmt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ShardId(pub u32);
+
+impl ShardId {
+    pub const PREFIX: &'static str = "shardId-";
+
+    /// Parses `shardId-000000000007` (any number of digits); like AWS, a bare index (`7`) and a
+    /// suffix after the digits are tolerated because clients pass ids through string munging.
+    pub fn parse(s: &str) -> Option<Self> {
+        let digits = s.strip_prefix(Self::PREFIX).unwrap_or(s);
+        if digits.is_empty() || digits.len() > 20 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        digits
+            .parse::<u64>()
+            .ok()
+            .and_then(|n| u32::try_from(n).ok())
+            .map(Self)
+    }
+
+    pub fn index(self) -> u32 {
+        self.0
+    }
+}
+
+impl fmt::Display for ShardId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}{:012}", Self::PREFIX, self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_like_aws() {
+        assert_eq!(ShardId(0).to_string(), "shardId-000000000000");
+        assert_eq!(ShardId(42).to_string(), "shardId-000000000042");
+    }
+
+    #[test]
+    fn parses_what_it_formats_and_rejects_garbage() {
+        for i in [0u32, 1, 999, u32::MAX] {
+            assert_eq!(ShardId::parse(&ShardId(i).to_string()), Some(ShardId(i)));
+        }
+        assert_eq!(ShardId::parse("7"), Some(ShardId(7)));
+        assert_eq!(ShardId::parse("shardId-"), None);
+        assert_eq!(ShardId::parse("shardId-abc"), None);
+        assert_eq!(ShardId::parse("shard-1"), None);
+        assert_eq!(ShardId::parse("shardId-99999999999"), None);
+    }
+}

@@ -1,0 +1,403 @@
+//! The local segment-log engine: the embedded default [`StreamStore`].
+//!
+//! ## Layout
+//!
+//! ```text
+//! <dir>/<stream:016x>/<shard:08x>/<base_offset:020>.log   batches, see [`batch`]
+//!                                 <base_offset:020>.idx   sparse index of a sealed segment
+//! ```
+//!
+//! Each shard is a sequence of segment files named by the offset of their first record. Only the
+//! newest (active) segment is ever written; it is sealed and a new one started once the next
+//! batch would take it past [`LocalLogOptions::segment_bytes`]. Sealing writes the segment's
+//! sparse index next to it, so that start-up reads a small index file per sealed segment and
+//! scans (and, if torn, truncates) only the active one.
+//!
+//! ## Writes and group commit
+//!
+//! An append encodes its records into a thread-local buffer and checksums them outside any lock,
+//! then, under the shard's lock, assigns offsets and an arrival time, seals the header and writes
+//! the batch with one positional write. In [`Durability::Fsync`] mode it then queues the shard
+//! for the single commit thread of the store and returns a [`DurableWait`]. The commit thread
+//! takes the whole queue at once, `fdatasync`s each queued shard's file, and then publishes the
+//! new durable end of each shard: the waiting appends resolve and readers (and `watch_end`) see
+//! the records. Appends that arrive while a round is syncing form the next round, so many
+//! concurrent appends across all shards share one round of syncs.
+//!
+//! A failed sync fails every waiting append of that shard with a retryable error and cuts their
+//! bytes off the file again (see [`shard`]); reads go on. In `Interval` mode the commit thread
+//! syncs the written shards on a timer and appends resolve at once; in `None` mode only
+//! [`StreamStore::sync_all`] syncs.
+//!
+//! ## Reads
+//!
+//! Reads snapshot the shard's segment list and readable end under its lock, then read without it
+//! with positional reads (`pread`) from the page cache, starting at the index entry below the
+//! requested offset. A trimmed segment stays readable by readers that already hold it: its file
+//! is unlinked, not closed.
+
+mod batch;
+mod commit;
+mod recovery;
+mod segment;
+mod shard;
+
+use crate::{
+    Appended, Durability, Error, ReadBatch, RecordIn, RecoveryReport, Result, ShardBounds,
+    ShardKey, StreamStore,
+};
+use commit::CommitQueue;
+use parking_lot::{Condvar, Mutex, RwLock};
+use segment::Segment;
+use shard::Shard;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Instant;
+use weir_core::Clock;
+
+/// Tunables of the local engine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalLogOptions {
+    /// A segment is sealed once the next batch would take it past this size (64 MiB).
+    pub segment_bytes: u64,
+    /// One sparse-index entry per this many bytes of log (4 KiB).
+    pub index_interval_bytes: u64,
+}
+
+impl Default for LocalLogOptions {
+    fn default() -> Self {
+        LocalLogOptions {
+            segment_bytes: 64 << 20,
+            index_interval_bytes: 4 << 10,
+        }
+    }
+}
+
+pub(crate) struct Settings {
+    pub options: LocalLogOptions,
+    pub durability: Durability,
+}
+
+/// The local segment-log engine. Dropping it (or [`LocalLog::close`]) drains and joins the
+/// commit thread.
+pub struct LocalLog {
+    inner: Arc<Inner>,
+    committer: Mutex<Option<JoinHandle<()>>>,
+}
+
+pub(crate) struct Inner {
+    dir: PathBuf,
+    settings: Settings,
+    clock: Arc<dyn Clock>,
+    shards: RwLock<HashMap<ShardKey, Arc<Shard>>>,
+    create_lock: Mutex<()>,
+    queue: Mutex<CommitQueue>,
+    wake: Condvar,
+    closed: AtomicBool,
+    sync_rounds: AtomicU64,
+    fail_syncs: AtomicU32,
+}
+
+thread_local! {
+    static ENCODE_BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` with this thread's reusable encode buffer, so that appends do not allocate.
+fn with_encode_buf<R>(f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
+    ENCODE_BUF.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut buf) => {
+            let r = f(&mut buf);
+            if buf.capacity() > 8 << 20 {
+                *buf = Vec::new();
+            }
+            r
+        }
+        Err(_) => f(&mut Vec::new()),
+    })
+}
+
+pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
+    std::fs::File::open(dir)?.sync_all()
+}
+
+impl LocalLog {
+    /// Opens (creating if needed) a store in `dir` with default options, recovering what is there.
+    pub fn open(
+        dir: &Path,
+        durability: Durability,
+        clock: Arc<dyn Clock>,
+    ) -> Result<(LocalLog, RecoveryReport)> {
+        Self::open_with(dir, LocalLogOptions::default(), durability, clock)
+    }
+
+    pub fn open_with(
+        dir: &Path,
+        options: LocalLogOptions,
+        durability: Durability,
+        clock: Arc<dyn Clock>,
+    ) -> Result<(LocalLog, RecoveryReport)> {
+        if options.segment_bytes == 0 || options.index_interval_bytes == 0 {
+            return Err(Error::Invalid(
+                "segment_bytes and index_interval_bytes must be positive".into(),
+            ));
+        }
+        let started = Instant::now();
+        let settings = Settings {
+            options,
+            durability,
+        };
+        let (shards, mut report) = recovery::recover(dir, &settings)?;
+        report.elapsed = started.elapsed();
+        let inner = Arc::new(Inner {
+            dir: dir.to_path_buf(),
+            settings,
+            clock,
+            shards: RwLock::new(shards),
+            create_lock: Mutex::new(()),
+            queue: Mutex::new(CommitQueue::default()),
+            wake: Condvar::new(),
+            closed: AtomicBool::new(false),
+            sync_rounds: AtomicU64::new(0),
+            fail_syncs: AtomicU32::new(0),
+        });
+        let committer = if durability == Durability::None {
+            inner.queue.lock().exited = true;
+            None
+        } else {
+            let worker = inner.clone();
+            let handle = std::thread::Builder::new()
+                .name("weir-commit".into())
+                .spawn(move || commit::run(worker))?;
+            Some(handle)
+        };
+        tracing::info!(dir = %dir.display(), shards = report.shards, segments = report.segments, records = report.records,
+            truncated_bytes = report.truncated_bytes, elapsed_ms = report.elapsed.as_millis() as u64, "storage recovered");
+        Ok((
+            LocalLog {
+                inner,
+                committer: Mutex::new(committer),
+            },
+            report,
+        ))
+    }
+
+    /// Rounds of syncs the commit thread has run (each covers every shard queued at its start).
+    pub fn sync_rounds(&self) -> u64 {
+        self.inner.sync_rounds.load(Ordering::Relaxed)
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.inner.dir
+    }
+
+    /// Stops taking appends, makes everything written durable, and joins the commit thread.
+    /// Idempotent; dropping the store does the same.
+    pub fn close(&self) -> Result<()> {
+        self.inner.closed.store(true, Ordering::SeqCst);
+        {
+            let mut q = self.inner.queue.lock();
+            q.shutdown = true;
+            self.inner.wake.notify_all();
+        }
+        if let Some(handle) = self.committer.lock().take() {
+            if handle.join().is_err() {
+                tracing::error!("the commit thread panicked");
+            }
+        }
+        self.inner.sync_all()
+    }
+
+    /// Test hook: the next `n` fdatasync calls of the commit path fail with an I/O error.
+    #[doc(hidden)]
+    pub fn inject_sync_failures(&self, n: u32) {
+        self.inner.fail_syncs.store(n, Ordering::SeqCst);
+    }
+}
+
+impl Drop for LocalLog {
+    fn drop(&mut self) {
+        if let Err(e) = self.close() {
+            tracing::error!(error = %e, "final sync at shutdown failed");
+        }
+    }
+}
+
+impl Inner {
+    fn shard(&self, key: ShardKey) -> Result<Arc<Shard>> {
+        self.shards
+            .read()
+            .get(&key)
+            .cloned()
+            .ok_or(Error::NoSuchShard(key))
+    }
+
+    fn fault(&self) -> io::Result<()> {
+        let n = self.fail_syncs.load(Ordering::SeqCst);
+        if n > 0
+            && self
+                .fail_syncs
+                .compare_exchange(n, n - 1, Ordering::SeqCst, Ordering::SeqCst)
+                .is_ok()
+        {
+            return Err(io::Error::other("injected fdatasync failure"));
+        }
+        Ok(())
+    }
+
+    fn shard_dir(&self, key: ShardKey) -> PathBuf {
+        self.dir
+            .join(format!("{:016x}", key.stream))
+            .join(format!("{:08x}", key.shard))
+    }
+
+    fn create_shard(&self, key: ShardKey) -> Result<()> {
+        if self.shards.read().contains_key(&key) {
+            return Ok(());
+        }
+        let _one_at_a_time = self.create_lock.lock();
+        if self.shards.read().contains_key(&key) {
+            return Ok(());
+        }
+        if self.closed.load(Ordering::SeqCst) {
+            return Err(Error::Closed);
+        }
+        let dir = self.shard_dir(key);
+        std::fs::create_dir_all(&dir)?;
+        let seg = Segment::create(&dir, 0)?;
+        if self.settings.durability != Durability::None {
+            sync_dir(&dir)?;
+            if let Some(stream_dir) = dir.parent() {
+                sync_dir(stream_dir)?;
+            }
+            sync_dir(&self.dir)?;
+        }
+        let shard = Arc::new(Shard::new(key, dir, vec![Arc::new(seg)]));
+        self.shards.write().insert(key, shard);
+        Ok(())
+    }
+
+    fn append(&self, key: ShardKey, records: &[RecordIn<'_>]) -> Result<Appended> {
+        if self.closed.load(Ordering::SeqCst) {
+            return Err(Error::Closed);
+        }
+        let shard = self.shard(key)?;
+        let now = self.clock.now_millis();
+        with_encode_buf(|buf| {
+            let mut enc = batch::encode_payload(buf, records).map_err(Error::Invalid)?;
+            let (appended, enqueue) = shard.append(&self.settings, now, &mut enc)?;
+            if enqueue {
+                self.enqueue(&shard);
+            }
+            Ok(appended)
+        })
+    }
+
+    fn delete_stream(&self, stream: u64) -> Result<()> {
+        let removed: Vec<Arc<Shard>> = {
+            let mut map = self.shards.write();
+            let keys: Vec<ShardKey> = map.keys().filter(|k| k.stream == stream).copied().collect();
+            keys.iter().filter_map(|k| map.remove(k)).collect()
+        };
+        for s in &removed {
+            s.mark_deleted();
+        }
+        let dir = self.dir.join(format!("{stream:016x}"));
+        if dir.exists() {
+            // Renamed first so that a crash midway leaves a tombstone that start-up finishes off,
+            // never a half-deleted stream that looks alive.
+            let tomb = self.dir.join(format!("{stream:016x}.deleted"));
+            std::fs::rename(&dir, &tomb)?;
+            std::fs::remove_dir_all(&tomb)?;
+        }
+        Ok(())
+    }
+
+    fn trim(&self, key: ShardKey, before_millis: i64) -> Result<u64> {
+        let (start, dropped) = self.shard(key)?.trim(before_millis)?;
+        for seg in dropped {
+            for path in [seg.path.clone(), seg.idx_path()] {
+                match std::fs::remove_file(&path) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                    Err(e) => {
+                        tracing::warn!(path = %path.display(), error = %e, "could not delete a trimmed segment")
+                    }
+                }
+            }
+        }
+        Ok(start)
+    }
+
+    fn sync_all(&self) -> Result<()> {
+        let shards: Vec<Arc<Shard>> = self.shards.read().values().cloned().collect();
+        let mut first_err = None;
+        for s in shards {
+            if let Some(job) = s.begin_sync() {
+                let r = job.sync(&|| Ok(()));
+                if let Err(e) = &r {
+                    first_err
+                        .get_or_insert_with(|| Error::Io(io::Error::new(e.kind(), e.to_string())));
+                }
+                s.finish_sync(job, r, self.settings.durability);
+            }
+        }
+        first_err.map_or(Ok(()), Err)
+    }
+}
+
+impl StreamStore for LocalLog {
+    fn create_shard(&self, shard: ShardKey) -> Result<()> {
+        self.inner.create_shard(shard)
+    }
+
+    fn append(&self, shard: ShardKey, records: &[RecordIn<'_>]) -> Result<Appended> {
+        self.inner.append(shard, records)
+    }
+
+    fn read(
+        &self,
+        shard: ShardKey,
+        from_offset: u64,
+        max_records: usize,
+        max_bytes: usize,
+    ) -> Result<ReadBatch> {
+        self.inner
+            .shard(shard)?
+            .read(from_offset, max_records, max_bytes)
+    }
+
+    fn bounds(&self, shard: ShardKey) -> Result<ShardBounds> {
+        self.inner.shard(shard)?.bounds()
+    }
+
+    fn offset_at_timestamp(&self, shard: ShardKey, at_millis: i64) -> Result<u64> {
+        self.inner.shard(shard)?.offset_at_timestamp(at_millis)
+    }
+
+    fn watch_end(&self, shard: ShardKey) -> Result<tokio::sync::watch::Receiver<u64>> {
+        Ok(self.inner.shard(shard)?.end_tx.subscribe())
+    }
+
+    fn trim(&self, shard: ShardKey, before_millis: i64) -> Result<u64> {
+        self.inner.trim(shard, before_millis)
+    }
+
+    fn delete_stream(&self, stream: u64) -> Result<()> {
+        self.inner.delete_stream(stream)
+    }
+
+    fn shards(&self) -> Vec<ShardKey> {
+        let mut keys: Vec<ShardKey> = self.inner.shards.read().keys().copied().collect();
+        keys.sort();
+        keys
+    }
+
+    fn sync_all(&self) -> Result<()> {
+        self.inner.sync_all()
+    }
+}

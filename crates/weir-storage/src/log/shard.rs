@@ -1,0 +1,515 @@
+//! One shard's log: its segments, its write position and its readable (durable) end.
+//!
+//! Invariants, all kept under `Shard::state`:
+//! * `segments` is never empty, sorted by base offset, contiguous; the last one is active.
+//! * `visible_end <= durable_end <= next_offset` in fsync mode (`visible_end == next_offset`
+//!   otherwise); readers never look past `visible_end`, so they never see a batch that is only
+//!   half written or not yet durable.
+//! * `pending` holds, in offset order, the appends that wait for durability; each is resolved
+//!   exactly once: `Ok` after an fdatasync covering it, `Err` if that sync failed (the bytes are
+//!   then cut off again so that a later sync can never make them durable behind the caller's back).
+//! * A sealed segment is fully synced before the next one is created (fsync and interval modes),
+//!   so a crash can only tear the tail segment.
+
+use super::batch::{self, BatchHeader, EncodedBatch};
+use super::segment::{Segment, SegmentReader};
+use super::Settings;
+use crate::{Appended, Durability, DurableWait, Error, ReadBatch, Result, ShardBounds, ShardKey};
+use parking_lot::Mutex;
+use std::collections::VecDeque;
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::path::PathBuf;
+use std::sync::Arc;
+use tokio::sync::{oneshot, watch};
+
+pub(crate) struct Shard {
+    pub key: ShardKey,
+    pub dir: PathBuf,
+    pub state: Mutex<ShardState>,
+    pub end_tx: watch::Sender<u64>,
+}
+
+struct Pending {
+    end: u64,
+    millis: i64,
+    tx: oneshot::Sender<Result<()>>,
+}
+
+pub(crate) struct ShardState {
+    pub segments: Vec<Arc<Segment>>,
+    pub next_offset: u64,
+    pub last_millis: Option<i64>,
+    pub visible_end: u64,
+    pub visible_last_millis: Option<i64>,
+    pub durable_end: u64,
+    /// Position in the active segment up to which it is durable.
+    pub durable_pos: u64,
+    pending: VecDeque<Pending>,
+    /// Segments written since their last sync.
+    pub unsynced: Vec<Arc<Segment>>,
+    /// Whether the shard sits in the commit queue.
+    pub queued: bool,
+    pub deleted: bool,
+    poisoned: Option<String>,
+    /// Bumped by every roll-back, so that a sync taken before it cannot publish truncated bytes.
+    epoch: u64,
+}
+
+/// What one commit round syncs for a shard.
+pub(crate) struct SyncJob {
+    files: Vec<Arc<Segment>>,
+    target_end: u64,
+    target_pos: u64,
+    active_base: u64,
+    epoch: u64,
+}
+
+impl SyncJob {
+    pub fn sync(&self, fault: &dyn Fn() -> io::Result<()>) -> io::Result<()> {
+        for seg in &self.files {
+            fault()?;
+            seg.file.sync_data()?;
+        }
+        Ok(())
+    }
+}
+
+fn io_err(e: &io::Error, what: &str) -> Error {
+    Error::Io(io::Error::new(e.kind(), format!("{what}: {e}")))
+}
+
+impl Shard {
+    /// A shard over recovered (or freshly created) segments, everything on disk counting as
+    /// durable.
+    pub fn new(key: ShardKey, dir: PathBuf, segments: Vec<Arc<Segment>>) -> Shard {
+        let (mut next_offset, mut last_millis) = (0, None);
+        for s in &segments {
+            let m = s.meta.read();
+            next_offset = m.end_offset;
+            last_millis = m.last_millis.or(last_millis);
+        }
+        let durable_pos = segments.last().map_or(0, |s| s.meta.read().len);
+        let (end_tx, _) = watch::channel(next_offset);
+        Shard {
+            key,
+            dir,
+            end_tx,
+            state: Mutex::new(ShardState {
+                segments,
+                next_offset,
+                last_millis,
+                visible_end: next_offset,
+                visible_last_millis: last_millis,
+                durable_end: next_offset,
+                durable_pos,
+                pending: VecDeque::new(),
+                unsynced: Vec::new(),
+                queued: false,
+                deleted: false,
+                poisoned: None,
+                epoch: 0,
+            }),
+        }
+    }
+
+    /// Writes one encoded batch. Returns the append and whether the shard must be queued for
+    /// the commit thread.
+    pub fn append(
+        &self,
+        s: &Settings,
+        now: i64,
+        enc: &mut EncodedBatch<'_>,
+    ) -> Result<(Appended, bool)> {
+        let mut st = self.state.lock();
+        if st.deleted {
+            return Err(Error::NoSuchShard(self.key));
+        }
+        if let Some(p) = &st.poisoned {
+            return Err(Error::Io(io::Error::other(p.clone())));
+        }
+        let millis = st.last_millis.map_or(now, |l| l.max(now));
+        let batch_len = enc.buf.len() as u64;
+        let mut active = st
+            .segments
+            .last()
+            .cloned()
+            .ok_or(Error::NoSuchShard(self.key))?;
+        let pos = active.meta.read().len;
+        let pos = if pos > 0 && pos + batch_len > s.options.segment_bytes {
+            active = self.roll(&mut st, s)?;
+            0
+        } else {
+            pos
+        };
+        let base = st.next_offset;
+        enc.seal(base, millis);
+        active
+            .file
+            .write_all_at(enc.buf, pos)
+            .map_err(|e| io_err(&e, "writing a batch"))?;
+        let h = BatchHeader {
+            crc: 0,
+            base_offset: base,
+            record_count: enc.record_count,
+            first_millis: millis,
+            last_millis: millis,
+            payload_len: (enc.buf.len() - batch::HEADER_LEN) as u32,
+        };
+        active
+            .meta
+            .write()
+            .note_batch(&h, pos, s.options.index_interval_bytes);
+        let end = h.end_offset();
+        st.next_offset = end;
+        st.last_millis = Some(millis);
+        if !st.unsynced.last().is_some_and(|u| Arc::ptr_eq(u, &active)) {
+            st.unsynced.push(active);
+        }
+        let durable = match s.durability {
+            Durability::Fsync => {
+                let (tx, rx) = oneshot::channel();
+                st.pending.push_back(Pending { end, millis, tx });
+                DurableWait(Box::pin(
+                    async move { rx.await.unwrap_or(Err(Error::Closed)) },
+                ))
+            }
+            Durability::Interval(_) | Durability::None => {
+                st.visible_end = end;
+                st.visible_last_millis = Some(millis);
+                self.end_tx.send_replace(end);
+                DurableWait::ready()
+            }
+        };
+        let enqueue = s.durability != Durability::None && !st.queued;
+        st.queued |= enqueue;
+        Ok((
+            Appended {
+                first_offset: base,
+                arrival_millis: millis,
+                durable,
+            },
+            enqueue,
+        ))
+    }
+
+    /// Seals the active segment and starts a new one at `next_offset`. In fsync and interval
+    /// modes the sealed segment is synced first, which also makes every pending append durable.
+    fn roll(&self, st: &mut ShardState, s: &Settings) -> Result<Arc<Segment>> {
+        let old = st
+            .segments
+            .last()
+            .cloned()
+            .ok_or(Error::NoSuchShard(self.key))?;
+        let syncing = s.durability != Durability::None;
+        if syncing {
+            old.file
+                .sync_data()
+                .map_err(|e| io_err(&e, "syncing a segment before rolling"))?;
+            let (end, len) = (st.next_offset, old.meta.read().len);
+            self.publish_durable(st, end, len, s.durability);
+            st.unsynced.retain(|u| !Arc::ptr_eq(u, &old));
+        }
+        if let Err(e) = old.write_index() {
+            tracing::warn!(path = %old.path.display(), error = %e, "could not write a segment index; it will be rebuilt at start-up");
+        }
+        let seg = Arc::new(Segment::create(&self.dir, st.next_offset)?);
+        if syncing {
+            if let Err(e) = super::sync_dir(&self.dir) {
+                let _ = std::fs::remove_file(&seg.path);
+                return Err(io_err(&e, "syncing a shard directory"));
+            }
+        }
+        st.segments.push(seg.clone());
+        st.durable_pos = 0;
+        Ok(seg)
+    }
+
+    /// Records that everything up to `end` (at `pos` in the active segment) is durable and
+    /// resolves the appends it covers.
+    fn publish_durable(&self, st: &mut ShardState, end: u64, pos: u64, durability: Durability) {
+        if end <= st.durable_end {
+            return;
+        }
+        st.durable_end = end;
+        st.durable_pos = pos;
+        if durability != Durability::Fsync {
+            return;
+        }
+        while st.pending.front().is_some_and(|p| p.end <= end) {
+            if let Some(p) = st.pending.pop_front() {
+                st.visible_end = p.end;
+                st.visible_last_millis = Some(p.millis);
+                let _ = p.tx.send(Ok(()));
+            }
+        }
+        self.end_tx.send_replace(st.visible_end);
+    }
+
+    /// Takes what the commit thread must sync for this shard (`None` if nothing).
+    pub fn begin_sync(&self) -> Option<SyncJob> {
+        let mut st = self.state.lock();
+        st.queued = false;
+        if st.deleted || st.unsynced.is_empty() {
+            return None;
+        }
+        let active = st.segments.last()?;
+        let (active_base, target_pos) = (active.base_offset, active.meta.read().len);
+        Some(SyncJob {
+            files: std::mem::take(&mut st.unsynced),
+            target_end: st.next_offset,
+            target_pos,
+            active_base,
+            epoch: st.epoch,
+        })
+    }
+
+    /// Publishes the outcome of a [`SyncJob`].
+    pub fn finish_sync(&self, job: SyncJob, result: io::Result<()>, durability: Durability) {
+        let mut st = self.state.lock();
+        let still_active = st.epoch == job.epoch
+            && st
+                .segments
+                .last()
+                .is_some_and(|a| a.base_offset == job.active_base);
+        match result {
+            Ok(()) if still_active => {
+                self.publish_durable(&mut st, job.target_end, job.target_pos, durability)
+            }
+            Ok(()) => {}
+            Err(e) => {
+                tracing::error!(shard = ?self.key, error = %e, "fdatasync failed");
+                if durability == Durability::Fsync && job.target_end > st.durable_end {
+                    self.roll_back(&mut st, &e);
+                }
+            }
+        }
+    }
+
+    /// After a failed sync: fails every waiting append and cuts their bytes off the active
+    /// segment, so that offsets stay contiguous and nothing unacknowledged can resurface.
+    fn roll_back(&self, st: &mut ShardState, e: &io::Error) {
+        st.epoch += 1;
+        for p in st.pending.drain(..) {
+            let _ = p.tx.send(Err(io_err(e, "fdatasync failed")));
+        }
+        let Some(active) = st.segments.last().cloned() else {
+            return;
+        };
+        let keep = st.durable_pos;
+        if let Err(te) = active.file.set_len(keep) {
+            st.poisoned = Some(format!("shard {:?} is unwritable until restart: fdatasync failed ({e}) and truncation failed ({te})", self.key));
+            return;
+        }
+        let mut m = active.meta.write();
+        m.len = keep;
+        m.end_offset = st.durable_end;
+        m.index.retain(|x| x.pos < keep);
+        m.last_indexed_pos = m.index.last().map(|x| x.pos);
+        if st.durable_end == active.base_offset {
+            m.first_millis = None;
+            m.last_millis = None;
+        } else {
+            m.last_millis = st.visible_last_millis;
+        }
+        drop(m);
+        st.next_offset = st.durable_end;
+        st.unsynced.clear();
+    }
+
+    /// Fails the waiters of a deleted shard.
+    pub fn mark_deleted(&self) {
+        let mut st = self.state.lock();
+        st.deleted = true;
+        for p in st.pending.drain(..) {
+            let _ = p.tx.send(Err(Error::NoSuchShard(self.key)));
+        }
+    }
+
+    fn snapshot(&self) -> Result<(Vec<Arc<Segment>>, u64, u64)> {
+        let st = self.state.lock();
+        if st.deleted {
+            return Err(Error::NoSuchShard(self.key));
+        }
+        let start = st
+            .segments
+            .first()
+            .map_or(st.visible_end, |s| s.base_offset);
+        Ok((st.segments.clone(), start, st.visible_end))
+    }
+
+    pub fn bounds(&self) -> Result<ShardBounds> {
+        let st = self.state.lock();
+        if st.deleted {
+            return Err(Error::NoSuchShard(self.key));
+        }
+        let start = st
+            .segments
+            .first()
+            .map_or(st.visible_end, |s| s.base_offset);
+        Ok(ShardBounds {
+            start_offset: start,
+            end_offset: st.visible_end,
+            last_arrival_millis: if st.visible_end > start {
+                st.visible_last_millis
+            } else {
+                None
+            },
+        })
+    }
+
+    pub fn read(&self, from: u64, max_records: usize, max_bytes: usize) -> Result<ReadBatch> {
+        let (segs, start, end) = self.snapshot()?;
+        let from = from.max(start);
+        let mut out = ReadBatch {
+            records: Vec::new(),
+            next_offset: from,
+        };
+        if from >= end || max_records == 0 {
+            return Ok(out);
+        }
+        let mut bytes = 0usize;
+        let first = segs
+            .partition_point(|s| s.base_offset <= from)
+            .saturating_sub(1);
+        let partial = |out: ReadBatch, e: Error| {
+            if out.records.is_empty() {
+                Err(e)
+            } else {
+                Ok(out)
+            }
+        };
+        for seg in &segs[first..] {
+            let (mut pos, limit) = {
+                let m = seg.meta.read();
+                (m.pos_for_offset(out.next_offset), m.len)
+            };
+            let mut reader = SegmentReader::new(seg, limit);
+            while pos < limit {
+                let h = match reader.header_at(pos) {
+                    Ok(h) => h,
+                    Err(e) => return partial(out, read_error(seg, pos, e)),
+                };
+                if h.base_offset >= end {
+                    return Ok(out);
+                }
+                if h.base_offset > out.next_offset {
+                    let detail = format!(
+                        "offsets jump from {} to {} at byte {pos}",
+                        out.next_offset, h.base_offset
+                    );
+                    return partial(
+                        out,
+                        Error::Corrupt {
+                            path: seg.path_str(),
+                            detail,
+                        },
+                    );
+                }
+                if h.end_offset() <= out.next_offset {
+                    pos += h.batch_len();
+                    continue;
+                }
+                let (h, payload) = match reader.verified_batch_at(pos) {
+                    Ok(b) => b,
+                    Err(e) => return partial(out, e),
+                };
+                for r in batch::records(&h, &payload) {
+                    let r = match r {
+                        Ok(r) => r,
+                        Err(e) => {
+                            return partial(
+                                out,
+                                read_error(seg, pos, super::segment::ReadError::Decode(e)),
+                            )
+                        }
+                    };
+                    if r.offset < out.next_offset {
+                        continue;
+                    }
+                    if r.offset >= end {
+                        return Ok(out);
+                    }
+                    let b = r.billed_len();
+                    if !out.records.is_empty() && bytes + b > max_bytes {
+                        return Ok(out);
+                    }
+                    bytes += b;
+                    out.records.push(r.to_stored());
+                    out.next_offset = r.offset + 1;
+                    if out.records.len() >= max_records {
+                        return Ok(out);
+                    }
+                }
+                pos += h.batch_len();
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn offset_at_timestamp(&self, at_millis: i64) -> Result<u64> {
+        let (segs, start, end) = self.snapshot()?;
+        for seg in &segs {
+            if seg.base_offset >= end {
+                break;
+            }
+            let (mut pos, limit, last) = {
+                let m = seg.meta.read();
+                (m.pos_for_time(at_millis), m.len, m.last_millis)
+            };
+            if last.is_none_or(|l| l < at_millis) {
+                continue;
+            }
+            let mut reader = SegmentReader::new(seg, limit);
+            while pos < limit {
+                let h = reader.header_at(pos).map_err(|e| read_error(seg, pos, e))?;
+                if h.base_offset >= end {
+                    return Ok(end);
+                }
+                if h.last_millis >= at_millis {
+                    let (h, payload) = reader.verified_batch_at(pos)?;
+                    for r in batch::records(&h, &payload) {
+                        let r = r.map_err(|e| {
+                            read_error(seg, pos, super::segment::ReadError::Decode(e))
+                        })?;
+                        if r.arrival_millis >= at_millis {
+                            return Ok(r.offset.clamp(start, end));
+                        }
+                    }
+                }
+                pos += h.batch_len();
+            }
+        }
+        Ok(end)
+    }
+
+    /// Drops sealed segments whose newest record arrived before `before_millis`; returns the
+    /// new start offset and the dropped segments (whose files the caller deletes).
+    pub fn trim(&self, before_millis: i64) -> Result<(u64, Vec<Arc<Segment>>)> {
+        let mut st = self.state.lock();
+        if st.deleted {
+            return Err(Error::NoSuchShard(self.key));
+        }
+        let sealed = st.segments.len().saturating_sub(1);
+        let n = st.segments[..sealed]
+            .iter()
+            .take_while(|s| s.meta.read().last_millis.is_none_or(|l| l < before_millis))
+            .count();
+        let dropped: Vec<_> = st.segments.drain(..n).collect();
+        let start = st
+            .segments
+            .first()
+            .map_or(st.visible_end, |s| s.base_offset);
+        Ok((start, dropped))
+    }
+}
+
+fn read_error(seg: &Segment, pos: u64, e: super::segment::ReadError) -> Error {
+    match e {
+        super::segment::ReadError::Io(e) => Error::Io(e),
+        super::segment::ReadError::Decode(e) => Error::Corrupt {
+            path: seg.path_str(),
+            detail: format!("at byte {pos}: {e}"),
+        },
+    }
+}

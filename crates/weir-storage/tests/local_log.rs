@@ -1,0 +1,227 @@
+//! Behaviour specific to the local engine: group commit, sync failures, durability modes,
+//! reads racing appends.
+
+mod common;
+
+use common::{key, put, read_all};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use weir_core::{ManualClock, SystemClock};
+use weir_storage::log::{LocalLog, LocalLogOptions};
+use weir_storage::{Durability, RecordIn, StreamStore};
+
+fn open(dir: &std::path::Path, durability: Durability) -> LocalLog {
+    LocalLog::open_with(
+        dir,
+        LocalLogOptions {
+            segment_bytes: 256 << 10,
+            index_interval_bytes: 4096,
+        },
+        durability,
+        Arc::new(SystemClock),
+    )
+    .expect("open")
+    .0
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_appends_share_sync_rounds() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = Arc::new(open(dir.path(), Durability::Fsync));
+    let shards: Vec<_> = (0..4).map(|i| key(1, i)).collect();
+    for &k in &shards {
+        log.create_shard(k).unwrap();
+    }
+    let (tasks, per_task) = (32usize, 25usize);
+    let mut handles = Vec::new();
+    for t in 0..tasks {
+        let log = log.clone();
+        let k = shards[t % shards.len()];
+        handles.push(tokio::spawn(async move {
+            for i in 0..per_task {
+                let data = vec![t as u8; 100 + i];
+                let recs = [RecordIn {
+                    partition_key: "pk",
+                    explicit_hash_key: None,
+                    data: &data,
+                }];
+                let a = log.append(k, &recs).unwrap();
+                a.durable.wait().await.unwrap();
+            }
+        }));
+    }
+    for h in handles {
+        h.await.unwrap();
+    }
+    let appends = (tasks * per_task) as u64;
+    let rounds = log.sync_rounds();
+    assert!(
+        rounds * 3 < appends,
+        "{rounds} sync rounds for {appends} appends"
+    );
+    let total: u64 = shards
+        .iter()
+        .map(|&k| log.bounds(k).unwrap().end_offset)
+        .sum();
+    assert_eq!(total, appends);
+    for &k in &shards {
+        let recs = read_all(&*log, k, 0);
+        assert!(recs.iter().enumerate().all(|(i, r)| r.offset == i as u64));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_sync_fails_the_append_and_rolls_it_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = open(dir.path(), Durability::Fsync);
+    let k = key(1, 0);
+    log.create_shard(k).unwrap();
+    put(&log, k, &[b"kept"]).await;
+    log.inject_sync_failures(1);
+    let recs = [RecordIn {
+        partition_key: "pk",
+        explicit_hash_key: None,
+        data: b"lost",
+    }];
+    let a = log.append(k, &recs).unwrap();
+    assert_eq!(a.first_offset, 1);
+    let err = a.durable.wait().await.unwrap_err();
+    assert!(err.is_retryable(), "{err}");
+    assert_eq!(log.bounds(k).unwrap().end_offset, 1);
+    assert_eq!(
+        read_all(&log, k, 0).len(),
+        1,
+        "reads keep working and never see the failed append"
+    );
+    // The retry gets the same offset and succeeds.
+    assert_eq!(put(&log, k, &[b"retried"]).await, 1);
+    let all: Vec<_> = read_all(&log, k, 0)
+        .into_iter()
+        .map(|r| r.data.to_vec())
+        .collect();
+    assert_eq!(all, vec![b"kept".to_vec(), b"retried".to_vec()]);
+    drop(log);
+    let log = open(dir.path(), Durability::Fsync);
+    assert_eq!(read_all(&log, k, 0).len(), 2);
+}
+
+#[tokio::test]
+async fn fsync_mode_hides_records_until_durable() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = open(dir.path(), Durability::Fsync);
+    let k = key(1, 0);
+    log.create_shard(k).unwrap();
+    let recs = [RecordIn {
+        partition_key: "pk",
+        explicit_hash_key: None,
+        data: b"x",
+    }];
+    let a = log.append(k, &recs).unwrap();
+    // The commit thread may or may not have synced yet; once resolved, the record is visible.
+    a.durable.wait().await.unwrap();
+    assert_eq!(log.bounds(k).unwrap().end_offset, 1);
+    assert!(log.sync_rounds() >= 1);
+}
+
+#[tokio::test]
+async fn interval_mode_is_visible_at_once_and_syncs_on_a_timer() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = open(dir.path(), Durability::Interval(Duration::from_millis(10)));
+    let k = key(1, 0);
+    log.create_shard(k).unwrap();
+    let recs = [RecordIn {
+        partition_key: "pk",
+        explicit_hash_key: None,
+        data: b"x",
+    }];
+    let a = log.append(k, &recs).unwrap();
+    assert_eq!(log.bounds(k).unwrap().end_offset, 1);
+    a.durable.wait().await.unwrap();
+    for _ in 0..200 {
+        if log.sync_rounds() > 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    panic!("the interval sync never ran");
+}
+
+#[tokio::test]
+async fn none_mode_never_syncs_but_sync_all_works() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = open(dir.path(), Durability::None);
+    let k = key(1, 0);
+    log.create_shard(k).unwrap();
+    put(&log, k, &[b"a", b"b"]).await;
+    assert_eq!(log.bounds(k).unwrap().end_offset, 2);
+    log.sync_all().unwrap();
+    assert_eq!(log.sync_rounds(), 0);
+    log.close().unwrap();
+    let recs = [RecordIn {
+        partition_key: "pk",
+        explicit_hash_key: None,
+        data: b"x",
+    }];
+    assert!(matches!(
+        log.append(k, &recs),
+        Err(weir_storage::Error::Closed)
+    ));
+}
+
+#[test]
+fn reads_race_appends_and_rolls_safely() {
+    let dir = tempfile::tempdir().unwrap();
+    let (log, _) = LocalLog::open_with(
+        dir.path(),
+        LocalLogOptions {
+            segment_bytes: 8192,
+            index_interval_bytes: 512,
+        },
+        Durability::None,
+        Arc::new(ManualClock::new(0)),
+    )
+    .unwrap();
+    let log = Arc::new(log);
+    let k = key(9, 9);
+    log.create_shard(k).unwrap();
+    let done = Arc::new(AtomicBool::new(false));
+    let readers: Vec<_> = (0..2)
+        .map(|_| {
+            let (log, done) = (log.clone(), done.clone());
+            std::thread::spawn(move || {
+                let mut next = 0u64;
+                while !done.load(Ordering::SeqCst) || next < log.bounds(k).unwrap().end_offset {
+                    let b = log.read(k, next, 50, 1 << 20).unwrap();
+                    for r in &b.records {
+                        assert_eq!(r.offset, next);
+                        assert_eq!(r.data.as_ref(), (r.offset as u32).to_le_bytes().repeat(20));
+                        next += 1;
+                    }
+                }
+                next
+            })
+        })
+        .collect();
+    let mut offset = 0u32;
+    for i in 0..2000u32 {
+        let datas: Vec<Vec<u8>> = (0..i % 4 + 1)
+            .map(|j| (offset + j).to_le_bytes().repeat(20))
+            .collect();
+        let recs: Vec<_> = datas
+            .iter()
+            .map(|d| RecordIn {
+                partition_key: "p",
+                explicit_hash_key: None,
+                data: d,
+            })
+            .collect();
+        let a = log.append(k, &recs).unwrap();
+        assert_eq!(a.first_offset, u64::from(offset));
+        offset += recs.len() as u32;
+    }
+    done.store(true, Ordering::SeqCst);
+    for r in readers {
+        assert_eq!(r.join().unwrap(), u64::from(offset));
+    }
+}

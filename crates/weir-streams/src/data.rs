@@ -1,0 +1,381 @@
+//! The data path: PutRecord(s), GetShardIterator, GetRecords.
+//!
+//! A put routes each record by hash key to an open shard, appends one batch per shard (records of
+//! one shard keep their request order), then waits for all batches to be durable before answering.
+//! Appends to different shards of one request share the store's group commit.
+
+use crate::error::{Error, Result};
+use crate::iterator::ShardIterator;
+use crate::model::{ShardMeta, StreamStatus};
+use crate::service::{Routing, Stream, StreamRef, StreamService};
+use std::sync::Arc;
+use weir_core::limits::{GET_RECORDS_MAX_RESPONSE_BYTES, ITERATOR_LIFETIME_MILLIS};
+use weir_core::{HashKey, SequenceNumber, ShardId};
+use weir_storage::{RecordIn, StoredRecord};
+
+/// A record to put.
+#[derive(Debug, Clone, Copy)]
+pub struct PutEntry<'a> {
+    pub partition_key: &'a str,
+    pub explicit_hash_key: Option<HashKey>,
+    pub data: &'a [u8],
+}
+
+/// The outcome of one record of a put.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PutResult {
+    Ok {
+        shard: ShardId,
+        sequence: SequenceNumber,
+    },
+    Failed {
+        code: &'static str,
+        message: String,
+    },
+}
+
+/// Where GetShardIterator starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StartingPosition {
+    TrimHorizon,
+    Latest,
+    AtSequenceNumber(String),
+    AfterSequenceNumber(String),
+    AtTimestamp(i64),
+}
+
+/// A child of a closed shard, reported when a reader reaches the parent's end.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChildShard {
+    pub shard_id: String,
+    pub parent_shards: Vec<String>,
+    pub starting_hash_key: String,
+    pub ending_hash_key: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct GetRecordsOutput {
+    pub shard: ShardId,
+    pub records: Vec<StoredRecord>,
+    pub next_shard_iterator: Option<String>,
+    pub millis_behind_latest: i64,
+    pub child_shards: Vec<ChildShard>,
+}
+
+impl StreamService {
+    fn writable(&self, r: &StreamRef) -> Result<(Arc<Stream>, Arc<Routing>)> {
+        let stream = self.stream(r)?;
+        let routing = stream.routing();
+        match routing.status {
+            StreamStatus::Active | StreamStatus::Updating => Ok((stream, routing)),
+            _ => Err(self.not_found(&stream.name)),
+        }
+    }
+
+    fn check_record_size(&self, routing: &Routing, e: &PutEntry<'_>) -> Result<()> {
+        let len = e.data.len() + e.partition_key.len();
+        if len > routing.max_record_bytes {
+            return Err(Error::Validation(format!(
+                "1 validation error detected: Value at 'data' failed to satisfy constraint: Member must have length less than or equal to {}",
+                routing.max_record_bytes
+            )));
+        }
+        Ok(())
+    }
+
+    /// PutRecord: one record, whole-request errors.
+    pub async fn put_record(
+        &self,
+        r: &StreamRef,
+        entry: PutEntry<'_>,
+        sequence_number_for_ordering: Option<&str>,
+    ) -> Result<(ShardId, SequenceNumber)> {
+        if let Some(s) = sequence_number_for_ordering {
+            if !weir_core::sequence::is_valid_sequence_number_shape(s) {
+                return Err(Error::InvalidArgument(format!(
+                    "ExclusiveMinimumSequenceNumber {s} used in PutRecord on stream {} under account {} is invalid.",
+                    self.resolve_name(r)?,
+                    self.config().account_id
+                )));
+            }
+        }
+        let (stream, routing) = self.writable(r)?;
+        self.check_record_size(&routing, &entry)?;
+        let shard = route(&routing, &entry)?;
+        let appended = self.inner.store.append(
+            StreamService::shard_key(&stream, shard),
+            &[RecordIn {
+                partition_key: entry.partition_key,
+                explicit_hash_key: entry.explicit_hash_key.map(|k| k.0),
+                data: entry.data,
+            }],
+        )?;
+        appended.durable.wait().await?;
+        Ok((
+            ShardId(shard),
+            SequenceNumber::new(ShardId(shard), appended.first_offset),
+        ))
+    }
+
+    /// PutRecords: per-record results in request order.
+    pub async fn put_records(
+        &self,
+        r: &StreamRef,
+        entries: &[PutEntry<'_>],
+    ) -> Result<Vec<PutResult>> {
+        let (stream, routing) = self.writable(r)?;
+        for e in entries {
+            self.check_record_size(&routing, e)?;
+        }
+        // Group by shard, keeping request order inside each group.
+        let mut shard_of = Vec::with_capacity(entries.len());
+        let mut groups: Vec<(u32, Vec<RecordIn<'_>>, Vec<usize>)> = Vec::new();
+        for (i, e) in entries.iter().enumerate() {
+            let shard = route(&routing, e)?;
+            shard_of.push(shard);
+            let group = match groups.iter_mut().position(|g| g.0 == shard) {
+                Some(g) => g,
+                None => {
+                    groups.push((shard, Vec::new(), Vec::new()));
+                    groups.len() - 1
+                }
+            };
+            groups[group].1.push(RecordIn {
+                partition_key: e.partition_key,
+                explicit_hash_key: e.explicit_hash_key.map(|k| k.0),
+                data: e.data,
+            });
+            groups[group].2.push(i);
+        }
+        let mut results: Vec<PutResult> = vec![internal_failure(); entries.len()];
+        let mut waits = Vec::with_capacity(groups.len());
+        for (shard, records, positions) in groups {
+            match self
+                .inner
+                .store
+                .append(StreamService::shard_key(&stream, shard), &records)
+            {
+                Ok(appended) => waits.push((shard, appended, positions)),
+                Err(e) => {
+                    tracing::error!(stream = %stream.name, shard, error = %e, "append failed");
+                }
+            }
+        }
+        for (shard, appended, positions) in waits {
+            if let Err(e) = appended.durable.wait().await {
+                tracing::error!(stream = %stream.name, shard, error = %e, "commit failed");
+                continue;
+            }
+            for (k, pos) in positions.into_iter().enumerate() {
+                results[pos] = PutResult::Ok {
+                    shard: ShardId(shard),
+                    sequence: SequenceNumber::new(ShardId(shard), appended.first_offset + k as u64),
+                };
+            }
+        }
+        Ok(results)
+    }
+
+    pub fn get_shard_iterator(
+        &self,
+        r: &StreamRef,
+        shard_id: &str,
+        position: StartingPosition,
+    ) -> Result<String> {
+        let stream = self.stream(r)?;
+        let meta = stream.meta();
+        let shard = self.find_shard(&stream, &meta, shard_id)?;
+        let key = StreamService::shard_key(&stream, shard.index);
+        let bounds = self.inner.store.bounds(key)?;
+        let parse_seq = |s: &str, kind: &str| -> Result<u64> {
+            let seq = SequenceNumber::parse(s).ok_or_else(|| {
+                Error::InvalidArgument(format!(
+                    "StartingSequenceNumber {s} used in GetShardIterator on shard {} in stream {} under account {} is invalid.",
+                    shard.id(), stream.name, self.config().account_id
+                ))
+            })?;
+            if seq.shard != shard.id() {
+                return Err(Error::InvalidArgument(format!(
+                    "Invalid StartingSequenceNumber. It encodes {}, while it was used in a call to a shard with {}",
+                    seq.shard,
+                    shard.id()
+                )));
+            }
+            let _ = kind;
+            Ok(seq.offset)
+        };
+        let end = shard
+            .closed_end_offset
+            .unwrap_or(bounds.end_offset)
+            .max(bounds.end_offset);
+        let offset = match position {
+            StartingPosition::TrimHorizon => bounds.start_offset,
+            StartingPosition::Latest => bounds.end_offset,
+            StartingPosition::AtSequenceNumber(s) => parse_seq(&s, "AT")?,
+            StartingPosition::AfterSequenceNumber(s) => parse_seq(&s, "AFTER")?.saturating_add(1),
+            StartingPosition::AtTimestamp(t) => self.inner.store.offset_at_timestamp(key, t)?,
+        }
+        .clamp(bounds.start_offset, end);
+        Ok(self.inner.iterators.encode(&ShardIterator {
+            stream_uid: stream.uid,
+            shard: shard.index,
+            offset,
+            issued_millis: self.now_millis(),
+        }))
+    }
+
+    pub async fn get_records(
+        &self,
+        iterator: &str,
+        limit: u32,
+        stream_arn: Option<&str>,
+    ) -> Result<GetRecordsOutput> {
+        let it = self
+            .inner
+            .iterators
+            .decode(iterator)
+            .ok_or_else(|| Error::InvalidArgument("Invalid ShardIterator.".into()))?;
+        let now = self.now_millis();
+        if now - it.issued_millis > ITERATOR_LIFETIME_MILLIS {
+            return Err(Error::ExpiredIterator(format!(
+                "Iterator expired. The iterator was created at time {} while right now it is {} which is further in the future than the tolerated delay of {} milliseconds.",
+                format_instant(it.issued_millis),
+                format_instant(now),
+                ITERATOR_LIFETIME_MILLIS
+            )));
+        }
+        let stream = self.stream_by_uid(it.stream_uid).ok_or_else(|| {
+            Error::ResourceNotFound(
+                "Shard iterator refers to a stream that no longer exists.".into(),
+            )
+        })?;
+        if let Some(arn) = stream_arn {
+            if self.parse_stream_arn(arn).as_deref() != Some(stream.name.as_str()) {
+                return Err(Error::InvalidArgument(format!(
+                    "StreamARN {arn} does not match the stream of the shard iterator."
+                )));
+            }
+        }
+        let meta = stream.meta();
+        let shard = meta
+            .shard(it.shard)
+            .cloned()
+            .ok_or_else(|| self.not_found(&stream.name))?;
+        let key = StreamService::shard_key(&stream, it.shard);
+        let batch = self.inner.store.read(
+            key,
+            it.offset,
+            limit as usize,
+            GET_RECORDS_MAX_RESPONSE_BYTES,
+        )?;
+        let bounds = self.inner.store.bounds(key)?;
+        let millis_behind = if batch.next_offset >= bounds.end_offset {
+            0
+        } else {
+            batch
+                .records
+                .last()
+                .map(|r| (bounds.last_arrival_millis.unwrap_or(now) - r.arrival_millis).max(0))
+                .unwrap_or(0)
+        };
+        let at_end_of_closed = shard
+            .closed_end_offset
+            .is_some_and(|end| batch.next_offset >= end);
+        let (next, children) = if at_end_of_closed {
+            (None, self.children_of(&meta.shards, &shard))
+        } else {
+            (
+                Some(self.inner.iterators.encode(&ShardIterator {
+                    stream_uid: stream.uid,
+                    shard: it.shard,
+                    offset: batch.next_offset,
+                    issued_millis: now,
+                })),
+                Vec::new(),
+            )
+        };
+        Ok(GetRecordsOutput {
+            shard: ShardId(it.shard),
+            records: batch.records,
+            next_shard_iterator: next,
+            millis_behind_latest: millis_behind,
+            child_shards: children,
+        })
+    }
+
+    pub(crate) fn children_of(&self, shards: &[ShardMeta], parent: &ShardMeta) -> Vec<ChildShard> {
+        shards
+            .iter()
+            .filter(|s| s.parent == Some(parent.index) || s.adjacent_parent == Some(parent.index))
+            .map(|s| ChildShard {
+                shard_id: s.id().to_string(),
+                parent_shards: s
+                    .parent
+                    .iter()
+                    .chain(s.adjacent_parent.iter())
+                    .map(|p| ShardId(*p).to_string())
+                    .collect(),
+                starting_hash_key: s.starting_hash_key.clone(),
+                ending_hash_key: s.ending_hash_key.clone(),
+            })
+            .collect()
+    }
+}
+
+fn route(routing: &Routing, e: &PutEntry<'_>) -> Result<u32> {
+    let key = e
+        .explicit_hash_key
+        .unwrap_or_else(|| HashKey::from_partition_key(e.partition_key));
+    routing
+        .route(key)
+        .ok_or_else(|| Error::Internal("No open shard covers the record's hash key.".into()))
+}
+
+fn internal_failure() -> PutResult {
+    PutResult::Failed {
+        code: "InternalFailure",
+        message: "Internal service failure.".into(),
+    }
+}
+
+/// `Thu Jan 22 01:22:02 UTC 2015`, the way AWS prints instants in iterator messages.
+fn format_instant(millis: i64) -> String {
+    let secs = millis.div_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (h, m, s) = (rem / 3600, (rem % 3600) / 60, rem % 60);
+    let (y, mo, d) = civil_from_days(days);
+    let weekday = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"][days.rem_euclid(7) as usize];
+    let month = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ][(mo - 1) as usize];
+    format!("{weekday} {month} {d:02} {h:02}:{m:02}:{s:02} UTC {y}")
+}
+
+/// Days since 1970-01-01 to (year, month, day), Howard Hinnant's algorithm.
+pub(crate) fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_instants_like_aws() {
+        assert_eq!(
+            format_instant(1_421_889_722_000),
+            "Thu Jan 22 01:22:02 UTC 2015"
+        );
+        assert_eq!(format_instant(0), "Thu Jan 01 00:00:00 UTC 1970");
+    }
+}

@@ -1,0 +1,232 @@
+//! `weir serve` settings in two steps, as ripgrep does: raw flags/env/TOML ([`ServeArgs`],
+//! [`FileConfig`]) are merged and checked into one validated [`ServeConfig`].
+//! Precedence: command-line flag, then `WEIR_<NAME>` environment variable, then the TOML file,
+//! then the built-in default.
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+use weir_storage::Durability;
+
+#[derive(Debug, Args, Default)]
+pub struct ServeArgs {
+    /// TOML file with any of the settings below (keys as the long flag names, with `_` or `-`).
+    #[arg(long, env = "WEIR_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on, for every AWS API (HTTP/1.1 and HTTP/2 on one port).
+    /// [default: 127.0.0.1:4567]
+    #[arg(long, env = "WEIR_LISTEN")]
+    pub listen: Option<String>,
+    /// Directory holding streams, records and metadata. [default: ./weir-data]
+    #[arg(long, env = "WEIR_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// When a write is acknowledged: `fsync` (after fdatasync; concurrent writes share one
+    /// sync), `interval:<ms>` (sync every <ms> milliseconds), or `none` (never sync).
+    /// [default: fsync]
+    #[arg(long, env = "WEIR_DURABILITY")]
+    pub durability: Option<String>,
+    /// AWS region used in ARNs. [default: us-east-1]
+    #[arg(long, env = "WEIR_REGION")]
+    pub region: Option<String>,
+    /// 12-digit AWS account id used in ARNs and messages. [default: 000000000000]
+    #[arg(long, env = "WEIR_ACCOUNT_ID")]
+    pub account_id: Option<String>,
+    /// AWS's per-shard throughput limits: `on` or `off` (an unthrottled store). [default: on]
+    #[arg(long, env = "WEIR_THROUGHPUT_LIMITS")]
+    pub throughput_limits: Option<String>,
+    /// Log filter, e.g. `info`, `debug`, `weir_storage=trace`. [default: info]
+    #[arg(long, env = "WEIR_LOG_LEVEL")]
+    pub log_level: Option<String>,
+    /// Log format: `text` or `json`. [default: text]
+    #[arg(long, env = "WEIR_LOG_FORMAT")]
+    pub log_format: Option<String>,
+    /// How long a new stream stays CREATING, in milliseconds. [default: 500]
+    #[arg(long, env = "WEIR_CREATING_DELAY_MS")]
+    pub creating_delay_ms: Option<u64>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    #[serde(alias = "listen")]
+    listen: Option<String>,
+    #[serde(alias = "data-dir")]
+    data_dir: Option<PathBuf>,
+    durability: Option<String>,
+    region: Option<String>,
+    #[serde(alias = "account-id")]
+    account_id: Option<String>,
+    #[serde(alias = "throughput-limits")]
+    throughput_limits: Option<String>,
+    #[serde(alias = "log-level")]
+    log_level: Option<String>,
+    #[serde(alias = "log-format")]
+    log_format: Option<String>,
+    #[serde(alias = "creating-delay-ms")]
+    creating_delay_ms: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Validated settings of `weir serve`.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub durability: Durability,
+    pub region: String,
+    pub account_id: String,
+    pub throughput_limits: bool,
+    pub log_level: String,
+    pub log_format: LogFormat,
+    pub creating_delay: Duration,
+}
+
+impl ServeConfig {
+    pub fn from_args(args: ServeArgs) -> Result<Self> {
+        let file: FileConfig = match &args.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read config file {}", path.display()))?;
+                toml::from_str(&text)
+                    .with_context(|| format!("invalid config file {}", path.display()))?
+            }
+            None => FileConfig::default(),
+        };
+        let listen = args
+            .listen
+            .or(file.listen)
+            .unwrap_or_else(|| "127.0.0.1:4567".into());
+        let listen: SocketAddr = listen.parse().with_context(|| {
+            format!("--listen: `{listen}` is not an address like 127.0.0.1:4567")
+        })?;
+        let durability = parse_durability(
+            &args
+                .durability
+                .or(file.durability)
+                .unwrap_or_else(|| "fsync".into()),
+        )?;
+        let account_id = args
+            .account_id
+            .or(file.account_id)
+            .unwrap_or_else(|| "000000000000".into());
+        if account_id.len() != 12 || !account_id.bytes().all(|b| b.is_ascii_digit()) {
+            bail!("--account-id: `{account_id}` is not a 12-digit AWS account id");
+        }
+        let region = args
+            .region
+            .or(file.region)
+            .unwrap_or_else(|| "us-east-1".into());
+        if region.is_empty()
+            || !region
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        {
+            bail!("--region: `{region}` is not a region name like us-east-1");
+        }
+        let throughput_limits = match args
+            .throughput_limits
+            .or(file.throughput_limits)
+            .as_deref()
+            .unwrap_or("on")
+        {
+            "on" | "true" => true,
+            "off" | "false" => false,
+            other => bail!("--throughput-limits: `{other}` is neither `on` nor `off`"),
+        };
+        let log_format = match args
+            .log_format
+            .or(file.log_format)
+            .as_deref()
+            .unwrap_or("text")
+        {
+            "text" => LogFormat::Text,
+            "json" => LogFormat::Json,
+            other => bail!("--log-format: `{other}` is neither `text` nor `json`"),
+        };
+        Ok(Self {
+            listen,
+            data_dir: args
+                .data_dir
+                .or(file.data_dir)
+                .unwrap_or_else(|| PathBuf::from("./weir-data")),
+            durability,
+            region,
+            account_id,
+            throughput_limits,
+            log_level: args
+                .log_level
+                .or(file.log_level)
+                .unwrap_or_else(|| "info".into()),
+            log_format,
+            creating_delay: Duration::from_millis(
+                args.creating_delay_ms
+                    .or(file.creating_delay_ms)
+                    .unwrap_or(500),
+            ),
+        })
+    }
+}
+
+pub fn parse_durability(s: &str) -> Result<Durability> {
+    match s {
+        "fsync" => Ok(Durability::Fsync),
+        "none" => Ok(Durability::None),
+        _ => match s.strip_prefix("interval:").map(str::parse::<u64>) {
+            Some(Ok(ms)) if ms > 0 => Ok(Durability::Interval(Duration::from_millis(ms))),
+            _ => bail!("--durability: `{s}` is not one of fsync, interval:<ms> (ms > 0), none"),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_need_no_configuration() {
+        let c = ServeConfig::from_args(ServeArgs::default()).unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:4567");
+        assert_eq!(c.data_dir, PathBuf::from("./weir-data"));
+        assert_eq!(c.durability, Durability::Fsync);
+        assert_eq!(c.account_id, "000000000000");
+        assert!(c.throughput_limits);
+    }
+
+    #[test]
+    fn durability_forms() {
+        assert_eq!(parse_durability("none").unwrap(), Durability::None);
+        assert_eq!(
+            parse_durability("interval:50").unwrap(),
+            Durability::Interval(Duration::from_millis(50))
+        );
+        assert!(parse_durability("interval:0").is_err());
+        assert!(parse_durability("sometimes").is_err());
+    }
+
+    #[test]
+    fn flags_beat_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("weir.toml");
+        std::fs::write(
+            &path,
+            "listen = \"127.0.0.1:9000\"\nregion = \"eu-west-1\"\n",
+        )
+        .unwrap();
+        let c = ServeConfig::from_args(ServeArgs {
+            config: Some(path),
+            region: Some("ap-south-1".into()),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(c.listen.port(), 9000);
+        assert_eq!(c.region, "ap-south-1");
+    }
+}

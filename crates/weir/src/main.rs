@@ -1,0 +1,39 @@
+//! The `weir` binary: `weir serve` runs the server; more subcommands (bench, ...) join it.
+
+mod config;
+mod data_dir;
+mod serve;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "weir",
+    version,
+    about = "weir: a durable, self-hosted data-ingestion server that speaks the AWS Kinesis Data Streams API.",
+    long_about = "weir: a durable, self-hosted data-ingestion server that speaks the AWS Kinesis Data Streams API.\n\nPoint the AWS CLI, boto3 or an AWS SDK at it by changing the endpoint URL:\n  weir serve\n  aws --endpoint-url http://127.0.0.1:4567 kinesis list-streams"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server (127.0.0.1:4567, data in ./weir-data, no configuration needed).
+    Serve(config::ServeArgs),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(args) => config::ServeConfig::from_args(args).and_then(serve::run),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("weir: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -26,7 +26,9 @@ use std::pin::Pin;
 use std::time::Duration;
 
 pub use error::{Error, Result};
-pub use metadata::{Expect, MetaOp, MetadataStore, Versioned};
+pub use log::{LocalLog, LocalLogOptions};
+pub use memory::MemoryStore;
+pub use metadata::{Expect, MemoryMetadata, MetaOp, MetadataStore, RedbMetadata, Versioned};
 
 /// One shard of one stream incarnation. `stream` is an internal id that is never reused, so a
 /// stream deleted and created again under the same name never sees the old records.

@@ -56,6 +56,7 @@ async fn concurrent_appends_share_sync_rounds() {
     }
     let appends = (tasks * per_task) as u64;
     let rounds = log.sync_rounds();
+    eprintln!("{rounds} sync rounds for {appends} appends");
     assert!(
         rounds * 3 < appends,
         "{rounds} sync rounds for {appends} appends"

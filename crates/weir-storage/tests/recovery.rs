@@ -290,7 +290,8 @@ proptest! {
         let (log, report) = open(dir.path());
         let got = data_of(&log, k);
         prop_assert!(got.len() < written.len());
-        prop_assert!(report.truncated_bytes > 0);
+        // A cut exactly between two batches leaves nothing torn to remove.
+        prop_assert!(report.truncated_bytes > 0 || flip.is_none());
         prop_assert_eq!(got.len() % 3, 0);
         prop_assert_eq!(&got[..], &written[..got.len()]);
     }

@@ -1,5 +1,6 @@
 //! The `weir` binary: `weir serve` runs the server; more subcommands (bench, ...) join it.
 
+mod bench;
 mod config;
 mod data_dir;
 mod serve;
@@ -22,12 +23,16 @@ struct Cli {
 enum Command {
     /// Run the server (127.0.0.1:4567, data in ./weir-data, no configuration needed).
     Serve(config::ServeArgs),
+    /// Load a Kinesis-compatible endpoint (weir, kinesalite, kinesis-mock, ...) and report
+    /// records/s, MB/s, latencies and resource use.
+    Bench(bench::BenchArgs),
 }
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => config::ServeConfig::from_args(args).and_then(serve::run),
+        Command::Bench(args) => bench::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -349,3 +349,70 @@ impl<'a> SegmentReader<'a> {
         Ok((h, payload))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header(base: u64, count: u32, millis: i64, payload_len: u32) -> BatchHeader {
+        BatchHeader {
+            crc: 0,
+            base_offset: base,
+            record_count: count,
+            first_millis: millis,
+            last_millis: millis,
+            payload_len,
+        }
+    }
+
+    #[test]
+    fn sparse_index_spaces_entries_and_finds_start_positions() {
+        let mut m = SegmentMeta::empty(100);
+        let mut pos = 0;
+        for i in 0..20u64 {
+            let h = header(100 + i * 2, 2, 1_000 + i as i64 * 10, 956);
+            m.note_batch(&h, pos, 4096);
+            pos += h.batch_len();
+        }
+        // 1000-byte batches, one entry per >= 4096 bytes: batches 0, 5, 10, 15.
+        let offsets: Vec<u64> = m.index.iter().map(|e| e.offset).collect();
+        assert_eq!(offsets, vec![100, 110, 120, 130]);
+        assert_eq!((m.len, m.end_offset), (20_000, 140));
+        assert_eq!((m.first_millis, m.last_millis), (Some(1_000), Some(1_190)));
+        assert_eq!(m.pos_for_offset(0), 0);
+        assert_eq!(m.pos_for_offset(109), 0);
+        assert_eq!(m.pos_for_offset(110), 5_000);
+        assert_eq!(m.pos_for_offset(139), 15_000);
+        assert_eq!(m.pos_for_time(1_050), 0);
+        assert_eq!(m.pos_for_time(1_051), 5_000);
+        assert_eq!(m.pos_for_time(i64::MAX), 15_000);
+    }
+
+    #[test]
+    fn index_file_round_trips_and_rejects_mismatches() {
+        let dir = tempfile::tempdir().unwrap();
+        let seg = Segment::create(dir.path(), 42).unwrap();
+        seg.file.set_len(3_000).unwrap();
+        {
+            let mut m = seg.meta.write();
+            for i in 0..3u64 {
+                m.note_batch(&header(42 + i, 1, 7, 956), i * 1_000, 1);
+            }
+        }
+        seg.write_index().unwrap();
+        let loaded = seg.load_index().expect("valid index");
+        assert_eq!(loaded.index, seg.meta.read().index);
+        assert_eq!(
+            (loaded.len, loaded.end_offset, loaded.last_millis),
+            (3_000, 45, Some(7))
+        );
+        seg.file.set_len(3_001).unwrap();
+        assert!(seg.load_index().is_none(), "log length no longer matches");
+        let buf = std::fs::read(seg.idx_path()).unwrap();
+        assert!(parse_index(&buf, 43, 3_000).is_none(), "wrong base offset");
+        assert!(
+            parse_index(&buf[..buf.len() - 1], 42, 3_000).is_none(),
+            "truncated"
+        );
+    }
+}

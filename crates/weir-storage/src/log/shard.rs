@@ -144,10 +144,11 @@ impl Shard {
         };
         let base = st.next_offset;
         enc.seal(base, millis);
-        active
-            .file
-            .write_all_at(enc.buf, pos)
-            .map_err(|e| io_err(&e, "writing a batch"))?;
+        if let Err(e) = active.file.write_all_at(enc.buf, pos) {
+            // Best effort: drop a partial write so the file ends at the last whole batch.
+            let _ = active.file.set_len(pos);
+            return Err(io_err(&e, "writing a batch"));
+        }
         let h = BatchHeader {
             crc: 0,
             base_offset: base,

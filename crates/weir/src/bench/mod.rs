@@ -1,0 +1,162 @@
+//! `weir bench`: a load generator for any Kinesis-compatible endpoint.
+//!
+//! It keeps out of the server's way by doing as little as possible per request: request bodies
+//! are encoded once up front (a rotating set, so partition keys still spread over the shards),
+//! responses are parsed into borrowed structs that skip record data, connections are pooled
+//! keep-alive HTTP/1.1, and put→get latency is measured on one sampled record per call (the
+//! producer notes its sequence number and send time; the consumer looks it up when it reads it).
+
+mod client;
+mod consumer;
+mod producer;
+mod report;
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Args, Clone)]
+pub struct BenchArgs {
+    /// Endpoint to load.
+    #[arg(long, default_value = "http://127.0.0.1:4567")]
+    pub endpoint: String,
+    /// Stream to write to (created with --shards shards unless it exists).
+    #[arg(long, default_value = "weir-bench")]
+    pub stream: String,
+    #[arg(long, default_value_t = 4)]
+    pub shards: u32,
+    /// Bytes of data per record.
+    #[arg(long, default_value_t = 1024)]
+    pub record_size: usize,
+    /// Records per PutRecords call (1 with --api put-record).
+    #[arg(long, default_value_t = 500)]
+    pub records_per_call: usize,
+    /// `put-records` or `put-record`.
+    #[arg(long, default_value = "put-records")]
+    pub api: String,
+    /// Concurrent producer connections (0 for a read-only run).
+    #[arg(long, default_value_t = 8)]
+    pub producers: usize,
+    /// Target records/s over all producers (0 = as fast as possible).
+    #[arg(long, default_value_t = 0)]
+    pub rate: u64,
+    /// Partition keys: `uniform` (random) or `hot` (every record uses one key).
+    #[arg(long, default_value = "uniform")]
+    pub keys: String,
+    /// Run polling consumers (one GetRecords loop per shard) alongside the producers.
+    #[arg(long)]
+    pub consume: bool,
+    /// Sleep between GetRecords calls that returned nothing, in ms.
+    #[arg(long, default_value_t = 1)]
+    pub poll_interval_ms: u64,
+    /// Seconds of load.
+    #[arg(long, default_value_t = 20)]
+    pub duration: u64,
+    /// Write the report as JSON to this file too.
+    #[arg(long)]
+    pub json: Option<std::path::PathBuf>,
+    /// PID of the server, to sample its resident memory (Linux).
+    #[arg(long)]
+    pub server_pid: Option<u32>,
+    /// Delete the stream when done.
+    #[arg(long)]
+    pub delete: bool,
+}
+
+pub fn run(args: BenchArgs) -> Result<()> {
+    if args.records_per_call == 0 || args.records_per_call > 500 {
+        bail!("--records-per-call must be 1..=500");
+    }
+    if !matches!(args.api.as_str(), "put-records" | "put-record") {
+        bail!("--api must be put-records or put-record");
+    }
+    if !matches!(args.keys.as_str(), "uniform" | "hot") {
+        bail!("--keys must be uniform or hot");
+    }
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get()).min(4);
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .enable_all()
+        .build()?
+        .block_on(run_async(args))
+}
+
+async fn run_async(args: BenchArgs) -> Result<()> {
+    let client = client::Kinesis::new(&args.endpoint)?;
+    let shard_ids = client
+        .ensure_stream(&args.stream, args.shards)
+        .await
+        .context("cannot create or find the stream")?;
+    let stats = Arc::new(report::Stats::default());
+    let stop = Arc::new(AtomicBool::new(false));
+    let samples = Arc::new(producer::Samples::default());
+    let mut tasks = Vec::new();
+    if args.consume {
+        for shard in &shard_ids {
+            tasks.push(tokio::spawn(consumer::run(
+                client.clone(),
+                args.clone(),
+                shard.clone(),
+                stats.clone(),
+                samples.clone(),
+                stop.clone(),
+            )));
+        }
+        // Let consumers take their LATEST iterators before anything is written.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let bodies = Arc::new(producer::encode_bodies(&args));
+    for i in 0..args.producers {
+        tasks.push(tokio::spawn(producer::run(
+            client.clone(),
+            args.clone(),
+            i,
+            bodies.clone(),
+            stats.clone(),
+            samples.clone(),
+            stop.clone(),
+        )));
+    }
+    let started = Instant::now();
+    let mut rss = Vec::new();
+    let mut cpu_start = report::process_cpu_seconds();
+    let mut server_cpu_start = args.server_pid.and_then(report::pid_cpu_seconds);
+    let deadline = started + Duration::from_secs(args.duration);
+    let mut warmed = false;
+    while Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        if !warmed && started.elapsed() >= Duration::from_secs(2) && args.duration > 5 {
+            // Discard the first two seconds (connection set-up, page-cache warm-up).
+            stats.reset();
+            cpu_start = report::process_cpu_seconds();
+            server_cpu_start = args.server_pid.and_then(report::pid_cpu_seconds);
+            warmed = true;
+        }
+        if let Some(pid) = args.server_pid {
+            if let Some(kib) = report::rss_kib(pid) {
+                rss.push(kib);
+            }
+        }
+    }
+    let measured = stats.elapsed();
+    stop.store(true, Ordering::SeqCst);
+    for t in tasks {
+        let _ = t.await;
+    }
+    let bench_cpu = report::process_cpu_seconds() - cpu_start;
+    let server_cpu = match (server_cpu_start, args.server_pid.and_then(report::pid_cpu_seconds)) {
+        (Some(a), Some(b)) => Some(b - a),
+        _ => None,
+    };
+    let r = report::Report::build(&args, &stats, measured, bench_cpu, server_cpu, rss);
+    println!("{}", r.text());
+    if let Some(path) = &args.json {
+        std::fs::write(path, r.json()).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    if args.delete {
+        client.delete_stream(&args.stream).await?;
+    }
+    Ok(())
+}

@@ -54,6 +54,9 @@ impl HashKeyRange {
     /// `floor(2^128 / n)`, range `i` is `[i*step, (i+1)*step - 1]` and the last one ends at `2^128 - 1`.
     pub fn uniform(n: u32) -> Vec<HashKeyRange> {
         assert!(n > 0, "a stream has at least one shard");
+        if n == 1 {
+            return vec![Self::FULL];
+        }
         let n = n as u128;
         // floor(2^128 / n) without overflowing: (2^128 - 1) / n, corrected when n divides 2^128.
         let mut step = u128::MAX / n;

@@ -8,10 +8,10 @@ pub struct ShardId(pub u32);
 impl ShardId {
     pub const PREFIX: &'static str = "shardId-";
 
-    /// Parses `shardId-000000000007` (any number of digits); like AWS, a bare index (`7`) and a
-    /// suffix after the digits are tolerated because clients pass ids through string munging.
+    /// Parses `shardId-000000000007`. Like AWS, it reads the index after the first `-` whatever
+    /// precedes it (`shard-7`), or the whole string when there is no `-` (`7`).
     pub fn parse(s: &str) -> Option<Self> {
-        let digits = s.strip_prefix(Self::PREFIX).unwrap_or(s);
+        let digits = s.split_once('-').map_or(s, |(_, rest)| rest);
         if digits.is_empty() || digits.len() > 20 || !digits.bytes().all(|b| b.is_ascii_digit()) {
             return None;
         }
@@ -51,7 +51,8 @@ mod tests {
         assert_eq!(ShardId::parse("7"), Some(ShardId(7)));
         assert_eq!(ShardId::parse("shardId-"), None);
         assert_eq!(ShardId::parse("shardId-abc"), None);
-        assert_eq!(ShardId::parse("shard-1"), None);
+        assert_eq!(ShardId::parse("shard-1"), Some(ShardId(1)));
+        assert_eq!(ShardId::parse("shardId-1-2"), None);
         assert_eq!(ShardId::parse("shardId-99999999999"), None);
     }
 }

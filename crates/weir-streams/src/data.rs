@@ -9,7 +9,10 @@ use crate::iterator::ShardIterator;
 use crate::model::{ShardMeta, StreamStatus};
 use crate::service::{Routing, Stream, StreamRef, StreamService};
 use std::sync::Arc;
-use weir_core::limits::{GET_RECORDS_MAX_RESPONSE_BYTES, ITERATOR_LIFETIME_MILLIS};
+use weir_core::limits::{
+    DEFAULT_MAX_RECORD_SIZE_KIB, DEFAULT_PUT_RECORDS_REQUEST_BYTES, GET_RECORDS_MAX_RESPONSE_BYTES,
+    ITERATOR_LIFETIME_MILLIS, MAX_PUT_RECORDS_REQUEST_BYTES,
+};
 use weir_core::{HashKey, SequenceNumber, ShardId};
 use weir_storage::{RecordIn, StoredRecord};
 
@@ -72,11 +75,14 @@ impl StreamService {
         }
     }
 
-    fn check_record_size(&self, routing: &Routing, e: &PutEntry<'_>) -> Result<()> {
+    /// The stream's record size limit (data + partition key), worded as AWS's model check on
+    /// `data` at `path`.
+    fn check_record_size(&self, routing: &Routing, e: &PutEntry<'_>, path: &str) -> Result<()> {
         let len = e.data.len() + e.partition_key.len();
         if len > routing.max_record_bytes {
+            let n = e.data.len();
             return Err(Error::Validation(format!(
-                "1 validation error detected: Value at 'data' failed to satisfy constraint: Member must have length less than or equal to {}",
+                "1 validation error detected: Value 'java.nio.HeapByteBuffer[pos=0 lim={n} cap={n}]' at '{path}' failed to satisfy constraint: Member must have length less than or equal to {}",
                 routing.max_record_bytes
             )));
         }
@@ -100,7 +106,7 @@ impl StreamService {
             }
         }
         let (stream, routing) = self.writable(r)?;
-        self.check_record_size(&routing, &entry)?;
+        self.check_record_size(&routing, &entry, "data")?;
         let shard = route(&routing, &entry)?;
         let appended = self.inner.store.append(
             StreamService::shard_key(&stream, shard),
@@ -124,8 +130,21 @@ impl StreamService {
         entries: &[PutEntry<'_>],
     ) -> Result<Vec<PutResult>> {
         let (stream, routing) = self.writable(r)?;
-        for e in entries {
-            self.check_record_size(&routing, e)?;
+        let mut total = 0usize;
+        for (i, e) in entries.iter().enumerate() {
+            self.check_record_size(&routing, e, &format!("records.{}.member.data", i + 1))?;
+            total += e.data.len() + e.partition_key.len();
+        }
+        let (limit, label) =
+            if routing.max_record_bytes > DEFAULT_MAX_RECORD_SIZE_KIB as usize * 1024 {
+                (MAX_PUT_RECORDS_REQUEST_BYTES, 10)
+            } else {
+                (DEFAULT_PUT_RECORDS_REQUEST_BYTES, 5)
+            };
+        if total > limit {
+            return Err(Error::InvalidArgument(format!(
+                "Records size exceeds {label} MB limit"
+            )));
         }
         // Group by shard, keeping request order inside each group.
         let mut shard_of = Vec::with_capacity(entries.len());

@@ -502,14 +502,19 @@ impl StreamService {
         meta: &StreamMeta,
         shard_id: &str,
     ) -> Result<ShardMeta> {
-        ShardId::parse(shard_id)
-            .and_then(|id| meta.shard(id.0).cloned())
-            .ok_or_else(|| {
-                Error::ResourceNotFound(format!(
-                    "Shard {shard_id} in stream {} under account {} does not exist",
-                    stream.name, self.inner.config.account_id
-                ))
-            })
+        let account = &self.inner.config.account_id;
+        let id = ShardId::parse(shard_id).ok_or_else(|| {
+            Error::ResourceNotFound(format!(
+                "Could not find shard {shard_id} in stream {} under account {account}.",
+                stream.name
+            ))
+        })?;
+        meta.shard(id.0).cloned().ok_or_else(|| {
+            Error::ResourceNotFound(format!(
+                "Shard {id} in stream {} under account {account} does not exist",
+                stream.name
+            ))
+        })
     }
 
     pub(crate) fn mode_counts(&self) -> (usize, usize) {

@@ -48,7 +48,10 @@ impl Kinesis {
     async fn call_ok(&self, op: &str, body: serde_json::Value) -> Result<Bytes> {
         let (status, bytes) = self.call(op, Bytes::from(body.to_string())).await?;
         if status != 200 {
-            bail!("{op} failed with {status}: {}", String::from_utf8_lossy(&bytes));
+            bail!(
+                "{op} failed with {status}: {}",
+                String::from_utf8_lossy(&bytes)
+            );
         }
         Ok(bytes)
     }
@@ -58,15 +61,23 @@ impl Kinesis {
         let (status, body) = self
             .call(
                 "CreateStream",
-                Bytes::from(serde_json::json!({"StreamName": name, "ShardCount": shards}).to_string()),
+                Bytes::from(
+                    serde_json::json!({"StreamName": name, "ShardCount": shards}).to_string(),
+                ),
             )
             .await?;
         if status != 200 && !String::from_utf8_lossy(&body).contains("ResourceInUseException") {
-            bail!("CreateStream failed with {status}: {}", String::from_utf8_lossy(&body));
+            bail!(
+                "CreateStream failed with {status}: {}",
+                String::from_utf8_lossy(&body)
+            );
         }
         for _ in 0..600 {
             let body = self
-                .call_ok("DescribeStreamSummary", serde_json::json!({"StreamName": name}))
+                .call_ok(
+                    "DescribeStreamSummary",
+                    serde_json::json!({"StreamName": name}),
+                )
                 .await?;
             let v: serde_json::Value = serde_json::from_slice(&body)?;
             if v["StreamDescriptionSummary"]["StreamStatus"] == "ACTIVE" {

@@ -75,7 +75,9 @@ pub fn run(args: BenchArgs) -> Result<()> {
     if !matches!(args.keys.as_str(), "uniform" | "hot") {
         bail!("--keys must be uniform or hot");
     }
-    let threads = std::thread::available_parallelism().map_or(2, |n| n.get()).min(4);
+    let threads = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .min(4);
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads)
         .enable_all()
@@ -146,14 +148,18 @@ async fn run_async(args: BenchArgs) -> Result<()> {
         let _ = t.await;
     }
     let bench_cpu = report::process_cpu_seconds() - cpu_start;
-    let server_cpu = match (server_cpu_start, args.server_pid.and_then(report::pid_cpu_seconds)) {
+    let server_cpu = match (
+        server_cpu_start,
+        args.server_pid.and_then(report::pid_cpu_seconds),
+    ) {
         (Some(a), Some(b)) => Some(b - a),
         _ => None,
     };
     let r = report::Report::build(&args, &stats, measured, bench_cpu, server_cpu, rss);
     println!("{}", r.text());
     if let Some(path) = &args.json {
-        std::fs::write(path, r.json()).with_context(|| format!("cannot write {}", path.display()))?;
+        std::fs::write(path, r.json())
+            .with_context(|| format!("cannot write {}", path.display()))?;
     }
     if args.delete {
         client.delete_stream(&args.stream).await?;

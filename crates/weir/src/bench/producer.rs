@@ -142,8 +142,13 @@ pub async fn run(
                 } else {
                     match serde_json::from_slice::<PutRecordsOut>(&bytes) {
                         Ok(o) => {
-                            let throttled =
-                                o.records.iter().filter(|r| r.error == Some("ProvisionedThroughputExceededException")).count() as u64;
+                            let throttled = o
+                                .records
+                                .iter()
+                                .filter(|r| {
+                                    r.error == Some("ProvisionedThroughputExceededException")
+                                })
+                                .count() as u64;
                             stats.throttled_records(throttled);
                             let first = o.records.iter().find_map(|r| r.seq).map(str::to_string);
                             (per_call as u64 - o.failed, o.failed, first)
@@ -159,7 +164,8 @@ pub async fn run(
                 stats.put_ok(ok, ok * args.record_size as u64, failed, latency);
             }
             Ok((status, bytes)) => {
-                let throttled = String::from_utf8_lossy(&bytes).contains("ProvisionedThroughputExceeded");
+                let throttled =
+                    String::from_utf8_lossy(&bytes).contains("ProvisionedThroughputExceeded");
                 stats.put_failed(status, throttled);
             }
             Err(_) => stats.put_failed(0, false),

@@ -170,7 +170,11 @@ impl Report {
             stream: args.stream.clone(),
             shards: args.shards,
             record_size: args.record_size,
-            records_per_call: if args.api == "put-record" { 1 } else { args.records_per_call },
+            records_per_call: if args.api == "put-record" {
+                1
+            } else {
+                args.records_per_call
+            },
             producers: args.producers,
             seconds: secs,
             put_records_per_sec: s.put_records.load(Relaxed) as f64 / secs,

@@ -46,7 +46,8 @@ impl Server {
         Server::start_with(&[])
     }
 
-    /// Server with extra command-line arguments (e.g. `["--throughput-limits", "off"]`).
+    /// Server with extra command-line arguments (e.g. `["--throughput-limits", "off"]`); a
+    /// `--creating-delay-ms` among them replaces the default of 50.
     pub fn start_with(extra: &[&str]) -> Server {
         let root = tempfile::Builder::new()
             .prefix("weir-it-")
@@ -86,11 +87,11 @@ impl Server {
             .arg("--listen")
             .arg(listen.to_string())
             .arg("--data-dir")
-            .arg(data_dir)
-            .arg("--creating-delay-ms")
-            .arg("50")
-            .args(&self.extra_args)
-            .stdin(Stdio::null());
+            .arg(data_dir);
+        if !self.extra_args.iter().any(|a| a == "--creating-delay-ms") {
+            cmd.arg("--creating-delay-ms").arg("50");
+        }
+        cmd.args(&self.extra_args).stdin(Stdio::null());
         // Keep the developer's environment (WEIR_*, a config file) out of the tests.
         for (k, _) in std::env::vars_os() {
             if k.to_string_lossy().starts_with("WEIR_") {

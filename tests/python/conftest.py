@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from weirtest import (ServerStartError, WeirServer, create_stream, make_client, stream_arn,
-                      unique_name, wait_active)
+                      unique_name, unthrottled_args, wait_active)
 
 
 def _start(server: WeirServer) -> WeirServer:
@@ -23,8 +23,11 @@ def _start(server: WeirServer) -> WeirServer:
 
 @pytest.fixture(scope="session")
 def weir_server():
-    """One server for the whole session (tests use unique stream names)."""
-    server = _start(WeirServer())
+    """One server for the whole session (tests use unique stream names).
+
+    Per-shard throughput limits are off here (see weirtest.unthrottled_args); they are
+    tested separately in test_throughput.py against a server with the default settings."""
+    server = _start(WeirServer(extra_args=unthrottled_args()))
     try:
         yield server
     finally:
@@ -42,7 +45,7 @@ def fresh_server():
 
     Use `fresh_server.restart(graceful=...)` to restart it on the same data dir.
     """
-    server = _start(WeirServer())
+    server = _start(WeirServer(extra_args=unthrottled_args()))
     try:
         yield server
     finally:

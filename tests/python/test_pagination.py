@@ -159,10 +159,19 @@ def test_list_shards_max_results_and_next_token(kinesis, five):
     assert got == [shard_id(i) for i in range(5)]
 
 
-def test_list_shards_paginator(kinesis, five):
-    result = kinesis.get_paginator("list_shards").paginate(
-        StreamName=five, PaginationConfig={"PageSize": 2}).build_full_result()
+def test_list_shards_paginator_single_page(kinesis, five):
+    result = kinesis.get_paginator("list_shards").paginate(StreamName=five).build_full_result()
     assert ids(result["Shards"]) == [shard_id(i) for i in range(5)]
+
+
+def test_list_shards_paginator_multi_page_is_rejected_like_aws(kinesis, five):
+    # botocore's ListShards paginator re-sends StreamName together with NextToken, which
+    # real AWS rejects (boto/botocore#2009); weir must behave the same way.
+    with pytest.raises(ClientError) as e:
+        kinesis.get_paginator("list_shards").paginate(
+            StreamName=five, PaginationConfig={"PageSize": 2}).build_full_result()
+    assert_client_error(e, "InvalidArgumentException",
+                        message="NextToken and StreamName cannot be provided together.")
 
 
 def test_list_shards_exclusive_start_shard_id(kinesis, five):

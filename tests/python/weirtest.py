@@ -67,6 +67,31 @@ def _port_answers(port: int) -> bool:
         return False
 
 
+_HELP_CACHE: dict[str, str] = {}
+
+
+def serve_help() -> str:
+    b = str(weir_bin())
+    if b not in _HELP_CACHE:
+        try:
+            p = subprocess.run([b, "serve", "--help"], capture_output=True, text=True, timeout=30)
+            _HELP_CACHE[b] = p.stdout + p.stderr
+        except OSError:
+            _HELP_CACHE[b] = ""
+    return _HELP_CACHE[b]
+
+
+def supports_flag(flag: str) -> bool:
+    return flag in serve_help()
+
+
+def unthrottled_args() -> list[str]:
+    """Extra serve flags that turn off AWS's per-shard throughput limits (if this weir build
+    has them), so that API-semantics tests are not at the mercy of timing. The limits
+    themselves are tested in test_throughput.py with the defaults."""
+    return ["--throughput-limits", "off"] if supports_flag("--throughput-limits") else []
+
+
 class ServerStartError(RuntimeError):
     pass
 
@@ -311,7 +336,13 @@ def read_shard(client, stream: str, shard: str, *, iterator_type: str = "TRIM_HO
         kw = {"ShardIterator": it}
         if limit:
             kw["Limit"] = limit
-        resp = client.get_records(**kw)
+        try:
+            resp = client.get_records(**kw)
+        except ClientError as e:
+            if e.response["Error"]["Code"] != "ProvisionedThroughputExceededException":
+                raise
+            time.sleep(0.25)  # per-shard read limits (5 calls/s): back off like a consumer
+            continue
         records.extend(resp["Records"])
         it = resp.get("NextShardIterator")
         if not it:

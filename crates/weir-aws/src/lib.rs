@@ -10,6 +10,7 @@
 pub mod auth;
 pub mod codec;
 pub mod error;
+pub mod json_out;
 pub mod kinesis;
 pub mod server;
 pub mod types;

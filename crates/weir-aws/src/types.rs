@@ -174,7 +174,7 @@ impl<'de> Deserialize<'de> for Timestamp {
 mod tests {
     use super::*;
 
-    #[derive(Deserialize, Serialize)]
+    #[derive(Debug, Deserialize)]
     struct T {
         b: Option<Blob>,
         t: Option<Timestamp>,

@@ -54,7 +54,7 @@ impl SequenceNumber {
     }
 }
 
-fn push_padded(out: &mut Vec<u8>, mut n: u64, width: usize) {
+pub(crate) fn push_padded(out: &mut Vec<u8>, mut n: u64, width: usize) {
     let start = out.len();
     out.resize(start + width, b'0');
     let mut i = start + width;

@@ -25,6 +25,12 @@ impl ShardId {
     pub fn index(self) -> u32 {
         self.0
     }
+
+    /// Writes `shardId-000000000007` into `out` without allocating.
+    pub fn write_to(self, out: &mut Vec<u8>) {
+        out.extend_from_slice(Self::PREFIX.as_bytes());
+        crate::sequence::push_padded(out, self.0 as u64, 12);
+    }
 }
 
 impl fmt::Display for ShardId {
@@ -41,6 +47,9 @@ mod tests {
     fn formats_like_aws() {
         assert_eq!(ShardId(0).to_string(), "shardId-000000000000");
         assert_eq!(ShardId(42).to_string(), "shardId-000000000042");
+        let mut out = Vec::new();
+        ShardId(4_000_000_000).write_to(&mut out);
+        assert_eq!(out, ShardId(4_000_000_000).to_string().as_bytes());
     }
 
     #[test]

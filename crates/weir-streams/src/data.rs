@@ -77,10 +77,16 @@ impl StreamService {
 
     /// The stream's record size limit (data + partition key), worded as AWS's model check on
     /// `data` at `path`.
-    fn check_record_size(&self, routing: &Routing, e: &PutEntry<'_>, path: &str) -> Result<()> {
+    fn check_record_size(
+        &self,
+        routing: &Routing,
+        e: &PutEntry<'_>,
+        path: impl FnOnce() -> String,
+    ) -> Result<()> {
         let len = e.data.len() + e.partition_key.len();
         if len > routing.max_record_bytes {
             let n = e.data.len();
+            let path = path();
             return Err(Error::Validation(format!(
                 "1 validation error detected: Value 'java.nio.HeapByteBuffer[pos=0 lim={n} cap={n}]' at '{path}' failed to satisfy constraint: Member must have length less than or equal to {}",
                 routing.max_record_bytes
@@ -106,7 +112,7 @@ impl StreamService {
             }
         }
         let (stream, routing) = self.writable(r)?;
-        self.check_record_size(&routing, &entry, "data")?;
+        self.check_record_size(&routing, &entry, || "data".into())?;
         let shard = route(&routing, &entry)?;
         let appended = self.inner.store.append(
             StreamService::shard_key(&stream, shard),
@@ -132,7 +138,7 @@ impl StreamService {
         let (stream, routing) = self.writable(r)?;
         let mut total = 0usize;
         for (i, e) in entries.iter().enumerate() {
-            self.check_record_size(&routing, e, &format!("records.{}.member.data", i + 1))?;
+            self.check_record_size(&routing, e, || format!("records.{}.member.data", i + 1))?;
             total += e.data.len() + e.partition_key.len();
         }
         let (limit, label) =

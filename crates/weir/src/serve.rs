@@ -78,12 +78,13 @@ async fn serve(config: ServeConfig) -> Result<()> {
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let local = listener.local_addr()?;
     eprintln!(
-        "weir {} listening on http://{local} (data: {}, durability: {:?}, region: {}, account: {})",
+        "weir {} listening on http://{local} (data: {}, durability: {:?}, region: {}, account: {}, throughput limits: {})",
         env!("CARGO_PKG_VERSION"),
         config.data_dir.display(),
         config.durability,
         config.region,
-        config.account_id
+        config.account_id,
+        if config.throughput_limits { "on" } else { "off" },
     );
     let router = Arc::new(weir_aws::Router::new(streams));
     weir_aws::serve(listener, router, shutdown_signal(), SHUTDOWN_GRACE).await?;

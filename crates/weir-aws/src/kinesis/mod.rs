@@ -21,7 +21,7 @@ pub fn is_operation(op: &str) -> bool {
 macro_rules! operations {
     ($($name:literal => $module:ident),* $(,)?) => {
         fn dispatchable(op: &str) -> bool {
-            matches!(op, $($name)|*)
+            matches!(op, "PutRecords" | "GetRecords" | $($name)|*)
         }
 
         /// Runs one operation on a decoded body and encodes its answer.
@@ -32,6 +32,13 @@ macro_rules! operations {
             body: &[u8],
         ) -> Result<Vec<u8>, ApiError> {
             match op {
+                // The hot paths encode their JSON answers by hand (no per-record allocation).
+                "PutRecords" => {
+                    call_fast(svc, enc, body, ops::put_records::handle, ops::put_records::Output::write_json).await
+                }
+                "GetRecords" => {
+                    call_fast(svc, enc, body, ops::get_records::handle, ops::get_records::Output::write_json).await
+                }
                 $($name => call(svc, enc, body, ops::$module::handle).await,)*
                 _ => Err(ApiError::new("UnknownOperationException", "")),
             }
@@ -51,7 +58,6 @@ operations! {
     "DescribeStreamSummary" => describe_stream_summary,
     "DisableEnhancedMonitoring" => disable_enhanced_monitoring,
     "EnableEnhancedMonitoring" => enable_enhanced_monitoring,
-    "GetRecords" => get_records,
     "GetResourcePolicy" => get_resource_policy,
     "GetShardIterator" => get_shard_iterator,
     "IncreaseStreamRetentionPeriod" => increase_stream_retention_period,
@@ -60,7 +66,6 @@ operations! {
     "ListTagsForResource" => list_tags_for_resource,
     "ListTagsForStream" => list_tags_for_stream,
     "PutRecord" => put_record,
-    "PutRecords" => put_records,
     "PutResourcePolicy" => put_resource_policy,
     "RemoveTagsFromStream" => remove_tags_from_stream,
     "StartStreamEncryption" => start_stream_encryption,
@@ -87,4 +92,29 @@ where
     let input: I = codec::decode(enc, body)?;
     let output = handler(svc.clone(), input).await?;
     Ok(codec::encode(enc, &output))
+}
+
+async fn call_fast<I, O, F, Fut>(
+    svc: &StreamService,
+    enc: Encoding,
+    body: &[u8],
+    handler: F,
+    write_json: fn(&O, &mut Vec<u8>),
+) -> Result<Vec<u8>, ApiError>
+where
+    I: DeserializeOwned,
+    O: Serialize,
+    F: FnOnce(StreamService, I) -> Fut,
+    Fut: Future<Output = Result<O, ApiError>>,
+{
+    let input: I = codec::decode(enc, body)?;
+    let output = handler(svc.clone(), input).await?;
+    Ok(match enc {
+        Encoding::Json => {
+            let mut out = Vec::new();
+            write_json(&output, &mut out);
+            out
+        }
+        Encoding::Cbor => codec::encode(enc, &output),
+    })
 }

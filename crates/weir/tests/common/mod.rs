@@ -305,7 +305,12 @@ pub async fn wait_active(client: &Client, name: &str) {
 pub async fn wait_gone(client: &Client, name: &str) {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        match client.describe_stream_summary().stream_name(name).send().await {
+        match client
+            .describe_stream_summary()
+            .stream_name(name)
+            .send()
+            .await
+        {
             Err(e) if e.code() == Some("ResourceNotFoundException") => return,
             Err(e) => panic!("DescribeStreamSummary {name}: {}", fmt_err(&e)),
             Ok(_) => {}
@@ -354,12 +359,7 @@ where
     match result {
         Ok(v) => panic!("expected {code}, got success: {v:?}"),
         Err(e) => {
-            assert_eq!(
-                e.code(),
-                Some(code),
-                "expected {code}, got {}",
-                fmt_err(&e)
-            );
+            assert_eq!(e.code(), Some(code), "expected {code}, got {}", fmt_err(&e));
             e.message().unwrap_or("").to_string()
         }
     }
@@ -386,6 +386,70 @@ pub fn shard_for_hash(hash: u128, n: u128) -> u128 {
     (hash / step).min(n - 1)
 }
 
+/// A TRIM_HORIZON / LATEST iterator for one shard.
+pub async fn shard_iterator(
+    client: &Client,
+    stream: &str,
+    shard: &str,
+    ty: aws_sdk_kinesis::types::ShardIteratorType,
+) -> String {
+    client
+        .get_shard_iterator()
+        .stream_name(stream)
+        .shard_id(shard)
+        .shard_iterator_type(ty)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GetShardIterator {stream}/{shard}: {}", fmt_err(&e)))
+        .shard_iterator()
+        .expect("ShardIterator")
+        .to_string()
+}
+
+/// Follows NextShardIterator from `iterator` until a page is empty and MillisBehindLatest is 0
+/// (bounded), returning every record read.
+pub async fn drain(client: &Client, mut iterator: String) -> Vec<aws_sdk_kinesis::types::Record> {
+    let mut out = Vec::new();
+    for _ in 0..10_000 {
+        let page = client
+            .get_records()
+            .shard_iterator(&iterator)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GetRecords: {}", fmt_err(&e)));
+        let empty = page.records().is_empty();
+        out.extend(page.records().iter().cloned());
+        if empty && page.millis_behind_latest() == Some(0) {
+            return out;
+        }
+        iterator = page
+            .next_shard_iterator()
+            .expect("an open shard always has a NextShardIterator")
+            .to_string();
+    }
+    panic!("GetRecords never caught up");
+}
+
+/// Every record of one shard, from TRIM_HORIZON.
+pub async fn read_shard(
+    client: &Client,
+    stream: &str,
+    shard: &str,
+) -> Vec<aws_sdk_kinesis::types::Record> {
+    let it = shard_iterator(
+        client,
+        stream,
+        shard,
+        aws_sdk_kinesis::types::ShardIteratorType::TrimHorizon,
+    )
+    .await;
+    drain(client, it).await
+}
+
+pub fn shard_id(i: usize) -> String {
+    format!("shardId-{i:012}")
+}
+
 // ---------------------------------------------------------------------------------------------
 // Raw HTTP
 
@@ -395,8 +459,7 @@ pub type RawClient = hyper_util::client::legacy::Client<
 >;
 
 pub fn raw_http1() -> RawClient {
-    hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-        .build_http()
+    hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build_http()
 }
 
 pub fn raw_http2() -> RawClient {

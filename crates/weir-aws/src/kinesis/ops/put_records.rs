@@ -1,6 +1,7 @@
 //! PutRecords: up to 500 records; each result says where its record went or why it failed.
 
 use crate::error::ApiError;
+use crate::json_out;
 use crate::kinesis::shapes::Addressing;
 use crate::types::Blob;
 use crate::validate::Violations;
@@ -26,26 +27,104 @@ struct Entry {
     explicit_hash_key: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "PascalCase")]
+/// PutRecords' answer. Serialized through serde for CBOR; JSON is written by hand
+/// ([`Output::write_json`]) because this is the hottest response weir sends.
+#[derive(Debug)]
 pub struct Output {
     failed_record_count: usize,
-    records: Vec<ResultEntry>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    encryption_type: Option<&'static str>,
+    records: Vec<PutResult>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
-struct ResultEntry {
+struct OutputView<'a> {
+    failed_record_count: usize,
+    records: Vec<ResultEntry<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct ResultEntry<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     sequence_number: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     shard_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    error_code: Option<&'static str>,
+    error_code: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    error_message: Option<String>,
+    error_message: Option<&'a str>,
+}
+
+impl Serialize for Output {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        OutputView {
+            failed_record_count: self.failed_record_count,
+            records: self
+                .records
+                .iter()
+                .map(|r| match r {
+                    PutResult::Ok { shard, sequence } => ResultEntry {
+                        sequence_number: Some(sequence.to_string()),
+                        shard_id: Some(shard.to_string()),
+                        error_code: None,
+                        error_message: None,
+                    },
+                    PutResult::Failed { code, message } => ResultEntry {
+                        sequence_number: None,
+                        shard_id: None,
+                        error_code: Some(code),
+                        error_message: Some(message),
+                    },
+                })
+                .collect(),
+        }
+        .serialize(s)
+    }
+}
+
+impl Output {
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        out.reserve(40 + self.records.len() * 90);
+        out.extend_from_slice(b"{\"FailedRecordCount\":");
+        json_out::integer(out, self.failed_record_count as i64);
+        out.extend_from_slice(b",\"Records\":[");
+        for (i, r) in self.records.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            match r {
+                PutResult::Ok { shard, sequence } => {
+                    out.extend_from_slice(b"{\"SequenceNumber\":\"");
+                    sequence.write_to(out);
+                    out.extend_from_slice(b"\",\"ShardId\":\"");
+                    shard.write_to(out);
+                    out.extend_from_slice(b"\"}");
+                }
+                PutResult::Failed { code, message } => {
+                    out.extend_from_slice(b"{\"ErrorCode\":");
+                    json_out::string(out, code);
+                    out.extend_from_slice(b",\"ErrorMessage\":");
+                    json_out::string(out, message);
+                    out.push(b'}');
+                }
+            }
+        }
+        out.extend_from_slice(b"]}");
+    }
+}
+
+/// The common case, checked without building any error path.
+fn entry_is_valid(r: &Entry) -> bool {
+    let pk_ok = r
+        .partition_key
+        .as_deref()
+        .is_some_and(|pk| !pk.is_empty() && (pk.len() <= 256 || pk.chars().count() <= 256));
+    let data_ok = r.data.as_ref().is_some_and(|d| d.0.len() <= MAX_DATA_BYTES);
+    let key_ok = r
+        .explicit_hash_key
+        .as_deref()
+        .is_none_or(crate::validate::is_hash_key_shape);
+    pk_ok && data_ok && key_ok
 }
 
 pub async fn handle(svc: StreamService, input: Input) -> Result<Output, ApiError> {
@@ -72,6 +151,13 @@ pub async fn handle(svc: StreamService, input: Input) -> Result<Output, ApiError
         );
         v.list_len("records", records.len(), 1, MAX_PUT_RECORDS_ENTRIES, &shown);
         for (i, r) in records.iter().enumerate() {
+            if entry_is_valid(r) {
+                explicit.push(match &r.explicit_hash_key {
+                    Some(k) => super::put_record::parse_hash_key(k).map(Some),
+                    None => Ok(None),
+                });
+                continue;
+            }
             let base = format!("records.{}.member", i + 1);
             if v.required(&format!("{base}.partitionKey"), &r.partition_key) {
                 v.str_len(
@@ -107,31 +193,12 @@ pub async fn handle(svc: StreamService, input: Input) -> Result<Output, ApiError
             data: r.data.as_ref().map_or(&[][..], |d| &d.0),
         });
     }
-    let results = svc.put_records(&at.to_ref(), &entries).await?;
-    let mut failed = 0;
-    let records = results
-        .into_iter()
-        .map(|r| match r {
-            PutResult::Ok { shard, sequence } => ResultEntry {
-                sequence_number: Some(sequence.to_string()),
-                shard_id: Some(shard.to_string()),
-                error_code: None,
-                error_message: None,
-            },
-            PutResult::Failed { code, message } => {
-                failed += 1;
-                ResultEntry {
-                    sequence_number: None,
-                    shard_id: None,
-                    error_code: Some(code),
-                    error_message: Some(message),
-                }
-            }
-        })
-        .collect();
+    let records = svc.put_records(&at.to_ref(), &entries).await?;
     Ok(Output {
-        failed_record_count: failed,
+        failed_record_count: records
+            .iter()
+            .filter(|r| matches!(r, PutResult::Failed { .. }))
+            .count(),
         records,
-        encryption_type: None,
     })
 }

@@ -111,7 +111,7 @@ impl Kinesis {
         Ok(())
     }
 
-    pub async fn latest_iterator(&self, stream: &str, shard: &str) -> Result<String> {
+    pub async fn iterator(&self, stream: &str, shard: &str, kind: &str) -> Result<String> {
         #[derive(Deserialize)]
         struct Out {
             #[serde(rename = "ShardIterator")]
@@ -120,7 +120,7 @@ impl Kinesis {
         let body = self
             .call_ok(
                 "GetShardIterator",
-                serde_json::json!({"StreamName": stream, "ShardId": shard, "ShardIteratorType": "LATEST"}),
+                serde_json::json!({"StreamName": stream, "ShardId": shard, "ShardIteratorType": kind}),
             )
             .await?;
         Ok(serde_json::from_slice::<Out>(&body)?.it)

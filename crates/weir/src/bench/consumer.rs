@@ -34,7 +34,12 @@ pub async fn run(
     samples: Arc<Samples>,
     stop: Arc<AtomicBool>,
 ) {
-    let mut iterator = match client.latest_iterator(&args.stream, &shard).await {
+    let kind = if args.start == "trim-horizon" {
+        "TRIM_HORIZON"
+    } else {
+        "LATEST"
+    };
+    let mut iterator = match client.iterator(&args.stream, &shard, kind).await {
         Ok(it) => it,
         Err(e) => {
             eprintln!("consumer for {shard}: {e:#}");

@@ -48,6 +48,9 @@ pub struct BenchArgs {
     /// Run polling consumers (one GetRecords loop per shard) alongside the producers.
     #[arg(long)]
     pub consume: bool,
+    /// Where consumers start: `latest` (only new records) or `trim-horizon` (drain the stream).
+    #[arg(long, default_value = "latest")]
+    pub start: String,
     /// Sleep between GetRecords calls that returned nothing, in ms.
     #[arg(long, default_value_t = 1)]
     pub poll_interval_ms: u64,
@@ -71,6 +74,9 @@ pub fn run(args: BenchArgs) -> Result<()> {
     }
     if !matches!(args.api.as_str(), "put-records" | "put-record") {
         bail!("--api must be put-records or put-record");
+    }
+    if !matches!(args.start.as_str(), "latest" | "trim-horizon") {
+        bail!("--start must be latest or trim-horizon");
     }
     if !matches!(args.keys.as_str(), "uniform" | "hot") {
         bail!("--keys must be uniform or hot");

@@ -160,6 +160,9 @@ def test_sigkill_during_writes(fresh_server):
     by_shard = _read_everything(client, stream)
     assert sorted(by_shard) == [shard_id(i) for i in range(4)]
     seen = _verify(ledger, by_shard)
+    print(f"crash test: {CYCLES} kills, calls={ledger.calls} errors={ledger.errors} "
+          f"sent={len(ledger.sent)} acked={len(ledger.acked)} stored={len(seen)} "
+          f"stored_unacked={len(seen) - len(ledger.acked)} per-cycle={acked_per_cycle}")
     # Unacknowledged records: allowed either way, but only once (checked in _verify).
     assert len(seen) >= len(ledger.acked)
 

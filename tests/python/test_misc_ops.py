@@ -19,7 +19,20 @@ ALL_METRICS = {"IncomingBytes", "IncomingRecords", "OutgoingBytes", "OutgoingRec
 
 
 # ------------------------------------------------------------ DescribeLimits
+def _wait_no_transitions(kinesis, timeout=15.0):
+    """Wait until no stream is CREATING/DELETING (other tests' cleanup), so that
+    shard counts are stable."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        res = kinesis.get_paginator("list_streams").paginate().build_full_result()
+        if all(s["StreamStatus"] in ("ACTIVE", "UPDATING") for s in res.get("StreamSummaries", [])):
+            return
+        time.sleep(0.2)
+    raise AssertionError("streams stayed CREATING/DELETING")
+
+
 def test_describe_limits(kinesis, make_stream):
+    _wait_no_transitions(kinesis)
     before = kinesis.describe_limits()
     for k in ("ShardLimit", "OpenShardCount", "OnDemandStreamCount", "OnDemandStreamCountLimit"):
         assert isinstance(before[k], int) and before[k] >= 0, k

@@ -167,14 +167,20 @@ def test_put_record_bad_sequence_number_for_ordering(raw_kinesis, stream):
     assert_client_error(e, EITHER, ["sequenceNumberForOrdering"])
 
 
-def test_put_record_unparseable_sequence_number_for_ordering(raw_kinesis, stream):
-    seq = "12345"  # matches the pattern but is not a sequence number this stream issued
-    with pytest.raises(ClientError) as e:
-        raw_kinesis.put_record(StreamName=stream, Data=b"x", PartitionKey="k",
-                               SequenceNumberForOrdering=seq)
-    assert_client_error(e, INVALID_ARG, ["ExclusiveMinimumSequenceNumber"], message=(
-        f"ExclusiveMinimumSequenceNumber {seq} used in PutRecord on stream {stream} "
-        f"under account {ACCOUNT_ID} is invalid."))
+def test_put_record_sequence_number_for_ordering_never_issued(raw_kinesis, kinesis, stream):
+    # A SequenceNumberForOrdering far beyond anything the stream issued (AWS: "in the future")
+    # is rejected; it must never be silently accepted with a smaller new sequence number.
+    seq = "9" * 60
+    try:
+        r = raw_kinesis.put_record(StreamName=stream, Data=b"x", PartitionKey="k",
+                                   SequenceNumberForOrdering=seq)
+    except ClientError as e:
+        assert_client_error(e, INVALID_ARG, ["ExclusiveMinimumSequenceNumber"], message=(
+            f"ExclusiveMinimumSequenceNumber {seq} used in PutRecord on stream {stream} "
+            f"under account {ACCOUNT_ID} is invalid."))
+    else:
+        pytest.fail(f"accepted, and returned {r['SequenceNumber']} "
+                    f"{'<=' if int(r['SequenceNumber']) <= int(seq) else '>'} the given {seq}")
 
 
 def test_put_record_missing_stream_exact(kinesis):

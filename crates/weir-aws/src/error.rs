@@ -15,7 +15,6 @@ impl ApiError {
         let status = match code {
             "InternalFailureException" | "InternalFailure" => 500,
             "ServiceUnavailableException" => 503,
-            "MissingAuthenticationTokenException" => 403,
             "IncompleteSignatureException"
             | "InvalidSignatureException"
             | "UnrecognizedClientException" => 400,

@@ -71,7 +71,7 @@ fn decode_base64(s: &str) -> Result<Vec<u8>, String> {
         return Ok(v);
     }
     let bad = |detail: String| format!("{CORAL}'{s}' can not be converted to a Blob: {detail}");
-    if s.len() % 4 != 0 {
+    if !s.len().is_multiple_of(4) {
         return Err(bad(format!(
             "Base64 encoded length is expected a multiple of 4 bytes but found: {}",
             s.len()

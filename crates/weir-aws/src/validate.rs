@@ -69,24 +69,25 @@ impl Violations {
         }
     }
 
+    /// Pattern first, then length, as AWS lists them.
     pub fn stream_name(&mut self, path: &str, v: &Option<String>) {
         if let Some(v) = v {
-            self.str_len(path, v, 1, 128);
             self.pattern(path, v, is_stream_name(v), STREAM_NAME_PATTERN);
+            self.str_len(path, v, 1, 128);
         }
     }
 
     pub fn stream_arn(&mut self, path: &str, v: &Option<String>) {
         if let Some(v) = v {
-            self.str_len(path, v, 1, 2048);
             self.pattern(path, v, is_stream_arn_shape(v), STREAM_ARN_PATTERN);
+            self.str_len(path, v, 1, 2048);
         }
     }
 
     pub fn shard_id(&mut self, path: &str, v: &Option<String>) {
         if let Some(v) = v {
-            self.str_len(path, v, 1, 128);
             self.pattern(path, v, is_stream_name(v), STREAM_NAME_PATTERN);
+            self.str_len(path, v, 1, 128);
         }
     }
 

@@ -207,12 +207,15 @@ impl StreamService {
         shard_id: &str,
         position: StartingPosition,
     ) -> Result<String> {
-        let stream = self.stream(r)?;
+        let name = self.resolve_name(r)?;
+        let stream = self
+            .stream_by_name(&name)
+            .map_err(|_| self.shard_not_found(&name, shard_id))?;
         let meta = stream.meta();
         let shard = self.find_shard(&stream, &meta, shard_id)?;
         let key = StreamService::shard_key(&stream, shard.index);
         let bounds = self.inner.store.bounds(key)?;
-        let parse_seq = |s: &str, kind: &str| -> Result<u64> {
+        let parse_seq = |s: &str| -> Result<u64> {
             let seq = SequenceNumber::parse(s).ok_or_else(|| {
                 Error::InvalidArgument(format!(
                     "StartingSequenceNumber {s} used in GetShardIterator on shard {} in stream {} under account {} is invalid.",
@@ -226,18 +229,24 @@ impl StreamService {
                     shard.id()
                 )));
             }
-            let _ = kind;
             Ok(seq.offset)
         };
         let end = shard
             .closed_end_offset
             .unwrap_or(bounds.end_offset)
             .max(bounds.end_offset);
+        let now = self.now_millis();
+        // A timestamp still in the future cannot be resolved to an offset yet: the iterator
+        // carries it and GetRecords skips what arrives before it.
+        let min_arrival_millis = match position {
+            StartingPosition::AtTimestamp(t) if t > now => t,
+            _ => 0,
+        };
         let offset = match position {
             StartingPosition::TrimHorizon => bounds.start_offset,
             StartingPosition::Latest => bounds.end_offset,
-            StartingPosition::AtSequenceNumber(s) => parse_seq(&s, "AT")?,
-            StartingPosition::AfterSequenceNumber(s) => parse_seq(&s, "AFTER")?.saturating_add(1),
+            StartingPosition::AtSequenceNumber(s) => parse_seq(&s)?,
+            StartingPosition::AfterSequenceNumber(s) => parse_seq(&s)?.saturating_add(1),
             StartingPosition::AtTimestamp(t) => self.inner.store.offset_at_timestamp(key, t)?,
         }
         .clamp(bounds.start_offset, end);
@@ -245,7 +254,8 @@ impl StreamService {
             stream_uid: stream.uid,
             shard: shard.index,
             offset,
-            issued_millis: self.now_millis(),
+            issued_millis: now,
+            min_arrival_millis,
         }))
     }
 
@@ -287,12 +297,24 @@ impl StreamService {
             .cloned()
             .ok_or_else(|| self.not_found(&stream.name))?;
         let key = StreamService::shard_key(&stream, it.shard);
-        let batch = self.inner.store.read(
-            key,
-            it.offset,
-            limit as usize,
-            GET_RECORDS_MAX_RESPONSE_BYTES,
-        )?;
+        let mut from = it.offset;
+        if it.min_arrival_millis > 0 {
+            from = from.max(
+                self.inner
+                    .store
+                    .offset_at_timestamp(key, it.min_arrival_millis)?,
+            );
+        }
+        let batch =
+            self.inner
+                .store
+                .read(key, from, limit as usize, GET_RECORDS_MAX_RESPONSE_BYTES)?;
+        // Once the timestamp has passed, every later arrival qualifies.
+        let min_arrival_millis = if it.min_arrival_millis > now {
+            it.min_arrival_millis
+        } else {
+            0
+        };
         let bounds = self.inner.store.bounds(key)?;
         let millis_behind = if batch.next_offset >= bounds.end_offset {
             0
@@ -315,6 +337,7 @@ impl StreamService {
                     shard: it.shard,
                     offset: batch.next_offset,
                     issued_millis: now,
+                    min_arrival_millis,
                 })),
                 Vec::new(),
             )

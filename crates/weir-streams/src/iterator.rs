@@ -8,7 +8,7 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 const VERSION: u8 = 1;
-const BODY_LEN: usize = 1 + 8 + 4 + 8 + 8;
+const BODY_LEN: usize = 1 + 8 + 4 + 8 + 8 + 8;
 const TAG_LEN: usize = 16;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,6 +17,9 @@ pub struct ShardIterator {
     pub shard: u32,
     pub offset: u64,
     pub issued_millis: i64,
+    /// For AT_TIMESTAMP with a timestamp that was in the future: records that arrived earlier
+    /// are skipped. 0 when unused.
+    pub min_arrival_millis: i64,
 }
 
 #[derive(Clone)]
@@ -44,6 +47,7 @@ impl IteratorCodec {
         raw[9..13].copy_from_slice(&it.shard.to_be_bytes());
         raw[13..21].copy_from_slice(&it.offset.to_be_bytes());
         raw[21..29].copy_from_slice(&it.issued_millis.to_be_bytes());
+        raw[29..37].copy_from_slice(&it.min_arrival_millis.to_be_bytes());
         let mut mac = self.mac();
         mac.update(&raw[..BODY_LEN]);
         let tag = mac.finalize().into_bytes();
@@ -65,6 +69,7 @@ impl IteratorCodec {
             shard: u32::from_be_bytes(raw[9..13].try_into().ok()?),
             offset: u64::from_be_bytes(raw[13..21].try_into().ok()?),
             issued_millis: i64::from_be_bytes(raw[21..29].try_into().ok()?),
+            min_arrival_millis: i64::from_be_bytes(raw[29..37].try_into().ok()?),
         })
     }
 }
@@ -81,6 +86,7 @@ mod tests {
             shard: 3,
             offset: 1_000_000,
             issued_millis: 1_700_000_000_000,
+            min_arrival_millis: 0,
         };
         let s = codec.encode(&it);
         assert!(s.len() <= 512);

@@ -502,18 +502,21 @@ impl StreamService {
         meta: &StreamMeta,
         shard_id: &str,
     ) -> Result<ShardMeta> {
+        ShardId::parse(shard_id)
+            .and_then(|id| meta.shard(id.0).cloned())
+            .ok_or_else(|| self.shard_not_found(&stream.name, shard_id))
+    }
+
+    /// AWS's two wordings: an id it cannot parse, or a well-formed id no shard has.
+    pub(crate) fn shard_not_found(&self, stream: &str, shard_id: &str) -> Error {
         let account = &self.inner.config.account_id;
-        let id = ShardId::parse(shard_id).ok_or_else(|| {
-            Error::ResourceNotFound(format!(
-                "Could not find shard {shard_id} in stream {} under account {account}.",
-                stream.name
-            ))
-        })?;
-        meta.shard(id.0).cloned().ok_or_else(|| {
-            Error::ResourceNotFound(format!(
-                "Shard {id} in stream {} under account {account} does not exist",
-                stream.name
-            ))
+        Error::ResourceNotFound(match ShardId::parse(shard_id) {
+            None => format!(
+                "Could not find shard {shard_id} in stream {stream} under account {account}."
+            ),
+            Some(id) => {
+                format!("Shard {id} in stream {stream} under account {account} does not exist")
+            }
         })
     }
 

@@ -50,10 +50,11 @@ impl StreamService {
         let stream = self.stream(r)?;
         self.update_stream(&stream, |m| {
             self.require_active(m)?;
+            check_retention_bounds(hours)?;
             if hours > limits::MAX_RETENTION_HOURS as i64 {
                 return Err(Error::InvalidArgument(format!(
-                    "Minimum allowed retention period is {} hours. Maximum allowed retention period is {} hours. Requested retention period ({} hours) is too long.",
-                    limits::MIN_RETENTION_HOURS, limits::MAX_RETENTION_HOURS, hours
+                    "Maximum allowed retention period is {} hours. Requested retention period ({} hours) is too long.",
+                    limits::MAX_RETENTION_HOURS, hours
                 )));
             }
             if hours < m.retention_hours as i64 {
@@ -71,10 +72,11 @@ impl StreamService {
         let stream = self.stream(r)?;
         self.update_stream(&stream, |m| {
             self.require_active(m)?;
+            check_retention_bounds(hours)?;
             if hours < limits::MIN_RETENTION_HOURS as i64 {
                 return Err(Error::InvalidArgument(format!(
-                    "Minimum allowed retention period is {} hours. Maximum allowed retention period is {} hours. Requested retention period ({} hours) is too short.",
-                    limits::MIN_RETENTION_HOURS, limits::MAX_RETENTION_HOURS, hours
+                    "Minimum allowed retention period is {} hours. Requested retention period ({} hours) is too short.",
+                    limits::MIN_RETENTION_HOURS, hours
                 )));
             }
             if hours > m.retention_hours as i64 {
@@ -252,4 +254,21 @@ impl StreamService {
         }])?;
         Ok(())
     }
+}
+
+/// AWS checks the bounds first in both directions: below 24 h, then above 8760 h.
+fn check_retention_bounds(hours: i64) -> Result<()> {
+    if hours < limits::MIN_RETENTION_HOURS as i64 {
+        return Err(Error::InvalidArgument(format!(
+            "Minimum allowed retention period is {} hours. Requested retention period ({hours} hours) is too short.",
+            limits::MIN_RETENTION_HOURS
+        )));
+    }
+    if hours > limits::MAX_RETENTION_HOURS as i64 {
+        return Err(Error::InvalidArgument(format!(
+            "Maximum allowed retention period is {} hours. Requested retention period ({hours} hours) is too long.",
+            limits::MAX_RETENTION_HOURS
+        )));
+    }
+    Ok(())
 }

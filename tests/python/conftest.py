@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from weirtest import (ServerStartError, WeirServer, create_stream, make_client, stream_arn,
-                      unique_name, unthrottled_args, wait_active)
+                      unique_name, unthrottled_args)
 
 
 def _start(server: WeirServer) -> WeirServer:
@@ -120,5 +120,3 @@ def addr(request):
         return lambda n: {"StreamName": n}
     return lambda n: {"StreamARN": stream_arn(n)}
 
-
-__all__ = ["wait_active"]

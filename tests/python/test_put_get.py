@@ -9,7 +9,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from weirtest import (HASH_MAX, MiB, assert_client_error, expected_ranges, expected_shard_index,
-                      hash_key, not_found_msg, read_shard, shard_id, stream_arn)
+                      hash_key, json_call, not_found_msg, read_shard, shard_id, stream_arn)
 
 
 def test_md5_vectors_are_what_the_reference_says():
@@ -304,3 +304,24 @@ def test_iterator_chain_reads_new_records(kinesis, stream):
     kinesis.put_record(StreamName=stream, Data=b"later", PartitionKey="k")
     resp = kinesis.get_records(ShardIterator=it)
     assert [r["Data"] for r in resp["Records"]] == [b"later"]
+
+
+def test_raw_json_wire_shapes(endpoint, stream):
+    status, body, _ = json_call(endpoint, "PutRecord",
+                                {"StreamName": stream, "Data": "aGVsbG8A", "PartitionKey": "k"})
+    assert status == 200, body
+    assert isinstance(body["SequenceNumber"], str) and isinstance(body["ShardId"], str)
+    status, body, _ = json_call(endpoint, "GetShardIterator", {
+        "StreamName": stream, "ShardId": shard_id(0), "ShardIteratorType": "TRIM_HORIZON"})
+    assert status == 200, body
+    status, body, _ = json_call(endpoint, "GetRecords", {"ShardIterator": body["ShardIterator"]})
+    assert status == 200, body
+    rec = body["Records"][0]
+    assert rec["Data"] == "aGVsbG8A"  # standard base64 with padding: b"hello\x00"
+    ts = rec["ApproximateArrivalTimestamp"]
+    assert isinstance(ts, (int, float)) and not isinstance(ts, bool)
+    assert abs(ts - time.time()) < 60, "JSON timestamps are epoch seconds"
+    assert isinstance(body["MillisBehindLatest"], int)
+    status, body, _ = json_call(endpoint, "DescribeStreamSummary", {"StreamName": stream})
+    created = body["StreamDescriptionSummary"]["StreamCreationTimestamp"]
+    assert isinstance(created, (int, float)) and abs(created - time.time()) < 600

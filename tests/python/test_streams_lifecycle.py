@@ -19,6 +19,10 @@ def test_create_provisioned_stream_goes_creating_then_active(kinesis):
     # CreateStream returns immediately; the stream starts in CREATING.
     s = kinesis.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]
     assert s["StreamStatus"] == "CREATING"
+    d = kinesis.describe_stream(StreamName=name)["StreamDescription"]
+    if d["StreamStatus"] == "CREATING":
+        # AWS lists no shards while the stream is CREATING.
+        assert d["Shards"] == [] and d["HasMoreShards"] is False
     t0 = time.monotonic()
     wait_active(kinesis, name)
     assert time.monotonic() - t0 < 10
@@ -30,6 +34,7 @@ def test_create_provisioned_stream_goes_creating_then_active(kinesis):
     assert s["RetentionPeriodHours"] == 24
     assert s["StreamModeDetails"] == {"StreamMode": "PROVISIONED"}
     assert s.get("EncryptionType", "NONE") == "NONE"
+    assert s.get("ConsumerCount", 0) == 0
     assert isinstance(s["EnhancedMonitoring"], list)
     created = s["StreamCreationTimestamp"]
     assert before <= created <= dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=5)

@@ -6,6 +6,7 @@ this directory on sys.path).
 
 from __future__ import annotations
 
+import atexit
 import base64
 import datetime as dt
 import hashlib
@@ -19,6 +20,7 @@ import subprocess
 import tempfile
 import time
 import uuid
+import weakref
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -94,6 +96,19 @@ def unthrottled_args() -> list[str]:
 
 class ServerStartError(RuntimeError):
     pass
+
+
+_LIVE_SERVERS: "weakref.WeakSet[WeirServer]" = weakref.WeakSet()
+
+
+@atexit.register
+def _kill_leftover_servers() -> None:
+    # Last line of defence if a fixture's teardown did not run.
+    for server in list(_LIVE_SERVERS):
+        try:
+            server.kill()
+        except Exception:
+            pass
 
 
 class WeirServer:
@@ -174,6 +189,7 @@ class WeirServer:
         self.proc = subprocess.Popen(self.command(), stdout=self._log_file,
                                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                      env=env, start_new_session=True)
+        _LIVE_SERVERS.add(self)
 
     def _wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout

@@ -97,6 +97,17 @@ fn coral_type_message(detail: &str) -> Option<String> {
     } else {
         return None;
     };
+    if target == "an Boolean" {
+        if let Some(text) = found
+            .strip_prefix("string \"")
+            .and_then(|t| t.strip_suffix('"'))
+        {
+            return Some(format!(
+                "'{}' can not be converted to an Boolean",
+                text.to_uppercase()
+            ));
+        }
+    }
     let class = if found.starts_with("string") {
         "java.lang.String"
     } else if found.starts_with("boolean") {

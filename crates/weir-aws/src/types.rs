@@ -60,7 +60,9 @@ impl<'de> Deserialize<'de> for Blob {
         if d.is_human_readable() {
             d.deserialize_any(V)
         } else {
-            d.deserialize_bytes(V)
+            // byte_buf, not bytes: ciborium's `deserialize_bytes` only takes strings that fit its
+            // 4 KiB scratch buffer and no indefinite-length (chunked) ones.
+            d.deserialize_byte_buf(V)
         }
     }
 }
@@ -221,5 +223,22 @@ mod tests {
         let v: T = ciborium::from_reader(buf.as_slice()).unwrap();
         assert_eq!(v.b.unwrap().0, vec![1, 2, 3]);
         assert_eq!(v.t.unwrap().0, 1_500_000_000_123);
+    }
+
+    #[test]
+    fn cbor_blobs_larger_than_ciborium_scratch_and_chunked_blobs() {
+        let big = vec![7u8; 100_000];
+        let value = ciborium::Value::Map(vec![(
+            ciborium::Value::Text("b".into()),
+            ciborium::Value::Bytes(big.clone()),
+        )]);
+        let mut buf = Vec::new();
+        ciborium::into_writer(&value, &mut buf).unwrap();
+        let v: T = ciborium::from_reader(buf.as_slice()).unwrap();
+        assert_eq!(v.b.unwrap().0, big);
+        // {"b": (_ h'0102', h'03')}
+        let chunked = [0xa1, 0x61, b'b', 0x5f, 0x42, 1, 2, 0x41, 3, 0xff];
+        let v: T = ciborium::from_reader(&chunked[..]).unwrap();
+        assert_eq!(v.b.unwrap().0, vec![1, 2, 3]);
     }
 }

@@ -126,7 +126,10 @@ impl StreamService {
             )));
         }
         if req.tags.len() > limits::MAX_TAGS_PER_STREAM {
-            return Err(crate::tags::too_many_tags(req.tags.len()));
+            return Err(crate::tags::too_many_tags(
+                &req.name,
+                &self.config().account_id,
+            ));
         }
         let now = self.now_millis();
         let ranges = HashKeyRange::uniform(shard_count);

@@ -103,7 +103,9 @@ impl StreamService {
         sequence_number_for_ordering: Option<&str>,
     ) -> Result<(ShardId, SequenceNumber)> {
         if let Some(s) = sequence_number_for_ordering {
-            if !weir_core::sequence::is_valid_sequence_number_shape(s) {
+            // Only numbers weir issued can order a record; anything else (too large, foreign)
+            // is refused as AWS refuses numbers it did not issue.
+            if SequenceNumber::parse(s).is_none() {
                 return Err(Error::InvalidArgument(format!(
                     "ExclusiveMinimumSequenceNumber {s} used in PutRecord on stream {} under account {} is invalid.",
                     self.resolve_name(r)?,
@@ -114,6 +116,18 @@ impl StreamService {
         let (stream, routing) = self.writable(r)?;
         self.check_record_size(&routing, &entry, || "data".into())?;
         let shard = route(&routing, &entry)?;
+        let key = StreamService::shard_key(&stream, shard);
+        let size = entry.data.len() + entry.partition_key.len();
+        if self
+            .inner
+            .throttle
+            .admit_writes(key, self.now_millis(), std::iter::once(size))
+            == 0
+        {
+            return Err(Error::ProvisionedThroughputExceeded(
+                self.write_rate_exceeded(&stream.name, shard),
+            ));
+        }
         let appended = self.inner.store.append(
             StreamService::shard_key(&stream, shard),
             &[RecordIn {
@@ -174,12 +188,29 @@ impl StreamService {
         }
         let mut results: Vec<PutResult> = vec![internal_failure(); entries.len()];
         let mut waits = Vec::with_capacity(groups.len());
-        for (shard, records, positions) in groups {
-            match self
-                .inner
-                .store
-                .append(StreamService::shard_key(&stream, shard), &records)
-            {
+        let now = self.now_millis();
+        for (shard, mut records, mut positions) in groups {
+            let key = StreamService::shard_key(&stream, shard);
+            let admitted = self.inner.throttle.admit_writes(
+                key,
+                now,
+                records.iter().map(|r| r.data.len() + r.partition_key.len()),
+            );
+            if admitted < records.len() {
+                let message = self.write_rate_exceeded(&stream.name, shard);
+                for &pos in &positions[admitted..] {
+                    results[pos] = PutResult::Failed {
+                        code: "ProvisionedThroughputExceededException",
+                        message: message.clone(),
+                    };
+                }
+                records.truncate(admitted);
+                positions.truncate(admitted);
+                if records.is_empty() {
+                    continue;
+                }
+            }
+            match self.inner.store.append(key, &records) {
                 Ok(appended) => waits.push((shard, appended, positions)),
                 Err(e) => {
                     tracing::error!(stream = %stream.name, shard, error = %e, "append failed");
@@ -297,6 +328,14 @@ impl StreamService {
             .cloned()
             .ok_or_else(|| self.not_found(&stream.name))?;
         let key = StreamService::shard_key(&stream, it.shard);
+        if !self.inner.throttle.admit_read(key, now) {
+            return Err(Error::ProvisionedThroughputExceeded(format!(
+                "Rate exceeded for Shard - {}/{}/{}",
+                self.config().account_id,
+                stream.name,
+                ShardId(it.shard)
+            )));
+        }
         let mut from = it.offset;
         if it.min_arrival_millis > 0 {
             from = from.max(
@@ -309,6 +348,10 @@ impl StreamService {
             self.inner
                 .store
                 .read(key, from, limit as usize, GET_RECORDS_MAX_RESPONSE_BYTES)?;
+        self.inner.throttle.charge_read(
+            key,
+            batch.records.iter().map(StoredRecord::billed_len).sum(),
+        );
         // Once the timestamp has passed, every later arrival qualifies.
         let min_arrival_millis = if it.min_arrival_millis > now {
             it.min_arrival_millis
@@ -367,6 +410,16 @@ impl StreamService {
                 ending_hash_key: s.ending_hash_key.clone(),
             })
             .collect()
+    }
+}
+
+impl StreamService {
+    fn write_rate_exceeded(&self, stream: &str, shard: u32) -> String {
+        format!(
+            "Rate exceeded for shard {} in stream {stream} under account {}.",
+            ShardId(shard),
+            self.config().account_id
+        )
     }
 }
 

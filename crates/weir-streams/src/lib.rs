@@ -18,6 +18,7 @@ pub mod retention;
 pub mod service;
 pub mod settings;
 pub mod tags;
+pub mod throttle;
 
 pub use control::{CreateStream, ListShards, ShardFilter, ShardView};
 pub use data::{ChildShard, GetRecordsOutput, PutEntry, PutResult, StartingPosition};

@@ -36,6 +36,8 @@ pub struct ServiceConfig {
     /// The account's shard quota reported by DescribeLimits and enforced at CreateStream.
     pub shard_limit: u32,
     pub on_demand_stream_limit: u32,
+    /// AWS's per-shard read and write limits (off: an unthrottled store).
+    pub throughput_limits: bool,
 }
 
 impl Default for ServiceConfig {
@@ -47,6 +49,7 @@ impl Default for ServiceConfig {
             deleting_delay: Duration::from_millis(500),
             shard_limit: 10_000,
             on_demand_stream_limit: weir_core::limits::DEFAULT_ON_DEMAND_STREAM_LIMIT,
+            throughput_limits: true,
         }
     }
 }
@@ -134,6 +137,7 @@ pub(crate) struct Inner {
     pub clock: Arc<dyn Clock>,
     pub config: ServiceConfig,
     pub iterators: IteratorCodec,
+    pub throttle: crate::throttle::Throttle,
     streams: RwLock<BTreeMap<String, Arc<Stream>>>,
     by_uid: RwLock<HashMap<u64, Arc<Stream>>>,
     next_uid: Mutex<u64>,
@@ -172,12 +176,14 @@ impl StreamService {
             Some(v) => parse_json(&v.value)?,
             None => AccountSettings::default(),
         };
+        let throughput_limits = config.throughput_limits;
         let inner = Arc::new(Inner {
             store,
             meta,
             clock,
             config,
             iterators: IteratorCodec::new(key),
+            throttle: crate::throttle::Throttle::new(throughput_limits),
             streams: RwLock::new(BTreeMap::new()),
             by_uid: RwLock::new(HashMap::new()),
             next_uid: Mutex::new(next_uid),
@@ -304,7 +310,8 @@ impl StreamService {
         ))
     }
 
-    /// Resolves a [`StreamRef`] to its name, checking that name and ARN agree.
+    /// Resolves a [`StreamRef`] to its name, checking that name and ARN agree and that the ARN
+    /// is of this region and account (another's stream does not exist here).
     pub fn resolve_name(&self, r: &StreamRef) -> Result<String> {
         match (&r.name, &r.arn) {
             (Some(name), None) => Ok(name.clone()),
@@ -312,6 +319,13 @@ impl StreamService {
                 let from_arn = self.parse_stream_arn(arn).ok_or_else(|| {
                     Error::InvalidArgument(format!("StreamARN {arn} is not a valid stream ARN."))
                 })?;
+                let mut parts = arn.splitn(6, ':').skip(3);
+                let (region, account) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+                if region != self.inner.config.region || account != self.inner.config.account_id {
+                    return Err(Error::ResourceNotFound(format!(
+                        "Stream {from_arn} under account {account} not found."
+                    )));
+                }
                 if let Some(name) = name {
                     if *name != from_arn {
                         return Err(Error::InvalidArgument(format!(
@@ -474,6 +488,7 @@ impl StreamService {
             expect: Expect::Version(version),
         }])?;
         self.unpublish(stream);
+        self.inner.throttle.forget_stream(stream.uid);
         self.inner.store.delete_stream(stream.uid)?;
         Ok(())
     }

@@ -6,9 +6,9 @@ use crate::service::{StreamRef, StreamService};
 use std::collections::BTreeMap;
 use weir_core::limits::MAX_TAGS_PER_STREAM;
 
-pub(crate) fn too_many_tags(n: usize) -> Error {
+pub(crate) fn too_many_tags(stream: &str, account: &str) -> Error {
     Error::InvalidArgument(format!(
-        "Failed to add tags to stream because the number of tags on the stream would exceed the limit of {MAX_TAGS_PER_STREAM}. The stream would have {n} tags."
+        "Failed to add tags to stream {stream} under account {account} because a given stream cannot have more than {MAX_TAGS_PER_STREAM} tags associated with it."
     ))
 }
 
@@ -19,7 +19,7 @@ impl StreamService {
             let mut merged = m.tags.clone();
             merged.extend(tags);
             if merged.len() > MAX_TAGS_PER_STREAM {
-                return Err(too_many_tags(merged.len()));
+                return Err(too_many_tags(&m.name, &self.config().account_id));
             }
             m.tags = merged;
             Ok(())

@@ -56,6 +56,7 @@ async fn serve(config: ServeConfig) -> Result<()> {
             account_id: config.account_id.clone(),
             creating_delay: config.creating_delay,
             deleting_delay: config.creating_delay,
+            throughput_limits: config.throughput_limits,
             ..ServiceConfig::default()
         },
     )

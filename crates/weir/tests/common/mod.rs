@@ -41,7 +41,7 @@ pub fn free_port() -> u16 {
 
 impl Server {
     /// Default server: fsync durability, throughput limits as configured by default,
-    /// `--creating-delay-ms 50`.
+    /// `--creating-delay-ms 50` and `--throughput-limits off`.
     pub fn start() -> Server {
         Server::start_with(&[])
     }
@@ -88,6 +88,11 @@ impl Server {
             .arg(listen.to_string())
             .arg("--data-dir")
             .arg(data_dir);
+        // These suites test semantics, not AWS's per-shard rates (the Python suite tests
+        // throttling), so they run an unthrottled server unless a test asks otherwise.
+        if !self.extra_args.iter().any(|a| a == "--throughput-limits") {
+            cmd.arg("--throughput-limits").arg("off");
+        }
         if !self.extra_args.iter().any(|a| a == "--creating-delay-ms") {
             cmd.arg("--creating-delay-ms").arg("50");
         }

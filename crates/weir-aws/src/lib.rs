@@ -8,13 +8,17 @@
 //! service errors to wire errors lives in one place ([`error`]).
 
 pub mod auth;
+pub mod cloudwatch;
 pub mod codec;
 pub mod error;
+pub mod eventstream;
 pub mod json_out;
 pub mod kinesis;
+pub mod metering;
 pub mod server;
+pub mod tls;
 pub mod types;
 pub mod validate;
 
 pub use error::ApiError;
-pub use server::{serve, Router};
+pub use server::{serve, serve_tls, Router};

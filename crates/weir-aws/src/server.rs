@@ -8,6 +8,7 @@ use crate::error::ApiError;
 use crate::{auth, kinesis};
 use bytes::Bytes;
 use http::{HeaderValue, Method, Request, Response, StatusCode};
+use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
@@ -25,6 +26,8 @@ use weir_streams::StreamService;
 pub struct Router {
     pub streams: StreamService,
     pub max_body_bytes: usize,
+    /// What the operations record and `/metrics` and CloudWatch read.
+    pub metrics: Arc<crate::metering::Metrics>,
 }
 
 impl Router {
@@ -32,11 +35,18 @@ impl Router {
         Self {
             streams,
             max_body_bytes: MAX_REQUEST_BODY_BYTES,
+            metrics: Arc::default(),
         }
     }
 }
 
-type Body = Full<Bytes>;
+/// Every response body: whole (`full`) or streamed (SubscribeToShard's event stream).
+pub type Body = BoxBody<Bytes, std::convert::Infallible>;
+
+/// A whole response body.
+pub fn full(bytes: impl Into<Bytes>) -> Body {
+    Full::new(bytes.into()).boxed()
+}
 
 /// Accepts connections until `shutdown` resolves, then lets open connections finish for up to
 /// `grace`.
@@ -46,8 +56,30 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
     grace: Duration,
 ) -> std::io::Result<()> {
+    accept_loop(listener, None, router, shutdown, grace).await
+}
+
+/// Like [`serve`], but every connection first completes a TLS handshake (see [`crate::tls`]);
+/// HTTP/1.1 or HTTP/2 is then told apart on the decrypted bytes, whatever ALPN said.
+pub async fn serve_tls(
+    listener: TcpListener,
+    acceptor: tokio_rustls::TlsAcceptor,
+    router: Arc<Router>,
+    shutdown: impl Future<Output = ()>,
+    grace: Duration,
+) -> std::io::Result<()> {
+    accept_loop(listener, Some(acceptor), router, shutdown, grace).await
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    router: Arc<Router>,
+    shutdown: impl Future<Output = ()>,
+    grace: Duration,
+) -> std::io::Result<()> {
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let builder = auto::Builder::new(TokioExecutor::new());
+    let builder = Arc::new(auto::Builder::new(TokioExecutor::new()));
     tokio::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
@@ -67,13 +99,45 @@ pub async fn serve(
             let router = router.clone();
             async move { Ok::<_, std::convert::Infallible>(handle(router, req, peer).await) }
         });
-        let conn = builder.serve_connection(TokioIo::new(stream), service);
-        let conn = graceful.watch(conn.into_owned());
-        tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::debug!(error = %e, %peer, "connection ended with an error");
+        let watcher = graceful.watcher();
+        let builder = builder.clone();
+        match tls.clone() {
+            None => {
+                let conn = builder.serve_connection(TokioIo::new(stream), service);
+                let conn = watcher.watch(conn.into_owned());
+                tokio::spawn(async move {
+                    if let Err(e) = conn.await {
+                        tracing::debug!(error = %e, %peer, "connection ended with an error");
+                    }
+                });
             }
-        });
+            Some(acceptor) => {
+                // The handshake runs in the connection's task: a slow client never holds up
+                // the accept loop.
+                tokio::spawn(async move {
+                    let tls = match tokio::time::timeout(
+                        crate::tls::HANDSHAKE_TIMEOUT,
+                        acceptor.accept(stream),
+                    )
+                    .await
+                    {
+                        Ok(Ok(tls)) => tls,
+                        Ok(Err(e)) => {
+                            tracing::debug!(error = %e, %peer, "TLS handshake failed");
+                            return;
+                        }
+                        Err(_) => {
+                            tracing::debug!(%peer, "TLS handshake timed out");
+                            return;
+                        }
+                    };
+                    let conn = builder.serve_connection(TokioIo::new(tls), service);
+                    if let Err(e) = watcher.watch(conn.into_owned()).await {
+                        tracing::debug!(error = %e, %peer, "TLS connection ended with an error");
+                    }
+                });
+            }
+        }
     }
     drop(listener);
     tokio::select! {
@@ -99,6 +163,21 @@ async fn route(router: Arc<Router>, req: Request<Incoming>) -> Response<Body> {
     let path = req.uri().path();
     if req.method() == Method::GET && (path == "/health" || path == "/ready") {
         return plain(StatusCode::OK, "text/plain", "ok\n");
+    }
+    if req.method() == Method::GET && path == "/metrics" {
+        let text = router.metrics.prometheus_text(&router.streams);
+        let mut resp = Response::new(full(text));
+        resp.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static(weir_metrics::prometheus::CONTENT_TYPE),
+        );
+        return resp;
+    }
+    if let Some(protocol) = crate::cloudwatch::protocol_of(&req) {
+        return match crate::cloudwatch::handle(&router, protocol, req).await {
+            Some(resp) => resp.map(full),
+            None => access_denied_xml(),
+        };
     }
     if req.method() != Method::POST {
         return access_denied_xml();
@@ -152,13 +231,21 @@ async fn route(router: Arc<Router>, req: Request<Incoming>) -> Response<Body> {
     if let Err(e) = auth::check(&parts.headers, parts.uri.query()) {
         return error_response(enc, &e);
     }
+    if op == kinesis::SUBSCRIBE_TO_SHARD {
+        return match kinesis::ops::subscribe_to_shard::respond(&router.streams, enc, &body).await {
+            Ok(resp) => resp,
+            Err(e) => error_response(enc, &e),
+        };
+    }
     // Run the operation in its own task: a panic becomes a 500 and a vanished client does not
     // cancel it half-way.
-    let task =
-        tokio::spawn(async move { kinesis::dispatch(&router.streams, &op, enc, &body).await });
+    let recorder = router.metrics.clone();
+    let task = tokio::spawn(crate::metering::scope(recorder, async move {
+        kinesis::dispatch(&router.streams, &op, enc, &body).await
+    }));
     match task.await {
         Ok(Ok(bytes)) => {
-            let mut resp = Response::new(Full::new(Bytes::from(bytes)));
+            let mut resp = Response::new(full(bytes));
             resp.headers_mut().insert(
                 http::header::CONTENT_TYPE,
                 HeaderValue::from_static(enc.content_type()),
@@ -174,7 +261,7 @@ async fn route(router: Arc<Router>, req: Request<Incoming>) -> Response<Body> {
 }
 
 pub fn error_response(enc: Encoding, e: &ApiError) -> Response<Body> {
-    let mut resp = Response::new(Full::new(Bytes::from(codec::encode_error(enc, e))));
+    let mut resp = Response::new(full(codec::encode_error(enc, e)));
     *resp.status_mut() = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
     let h = resp.headers_mut();
     h.insert(
@@ -197,7 +284,7 @@ fn too_large(enc: Encoding, max: usize) -> Response<Body> {
 }
 
 fn plain(status: StatusCode, content_type: &'static str, body: &'static str) -> Response<Body> {
-    let mut resp = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
+    let mut resp = Response::new(full(Bytes::from_static(body.as_bytes())));
     *resp.status_mut() = status;
     resp.headers_mut().insert(
         http::header::CONTENT_TYPE,

@@ -8,6 +8,8 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub enum Error {
     #[error("shard {0:?} does not exist")]
     NoSuchShard(crate::ShardKey),
+    #[error("shard {0:?} is closed to appends")]
+    Sealed(crate::ShardKey),
     #[error("metadata version conflict on {table}/{key}")]
     Conflict { table: String, key: String },
     #[error("corrupt data in {path}: {detail}")]

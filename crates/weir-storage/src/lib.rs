@@ -161,6 +161,12 @@ pub trait StreamStore: Send + Sync + 'static {
     /// `start_offset`. The newest segment is never deleted while it is being written.
     fn trim(&self, shard: ShardKey, before_millis: i64) -> Result<u64>;
 
+    /// Closes a shard to appends (resharding): every later `append` fails with
+    /// [`Error::Sealed`]. Returns one past the last offset ever assigned, which becomes readable
+    /// once the appends in flight are durable. Idempotent; not persisted (the owner of the shard
+    /// map records the closure).
+    fn seal(&self, shard: ShardKey) -> Result<u64>;
+
     /// Removes every shard of a stream incarnation, on disk and in memory.
     fn delete_stream(&self, stream: u64) -> Result<()>;
 

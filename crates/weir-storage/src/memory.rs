@@ -21,6 +21,7 @@ struct MemShard {
     records: VecDeque<StoredRecord>,
     last_millis: Option<i64>,
     end_tx: watch::Sender<u64>,
+    sealed: bool,
 }
 
 impl MemShard {
@@ -52,6 +53,13 @@ impl MemoryStore {
 }
 
 impl StreamStore for MemoryStore {
+    fn seal(&self, key: ShardKey) -> Result<u64> {
+        let shard = self.shard(key)?;
+        let mut s = shard.lock();
+        s.sealed = true;
+        Ok(s.end())
+    }
+
     fn create_shard(&self, shard: ShardKey) -> Result<()> {
         self.shards.write().entry(shard).or_insert_with(|| {
             let (end_tx, _) = watch::channel(0);
@@ -60,6 +68,7 @@ impl StreamStore for MemoryStore {
                 records: VecDeque::new(),
                 last_millis: None,
                 end_tx,
+                sealed: false,
             }))
         });
         Ok(())
@@ -72,6 +81,9 @@ impl StreamStore for MemoryStore {
         let shard = self.shard(key)?;
         let now = self.clock.now_millis();
         let mut s = shard.lock();
+        if s.sealed {
+            return Err(Error::Sealed(key));
+        }
         let millis = s.last_millis.map_or(now, |l| l.max(now));
         let first_offset = s.end();
         for (i, r) in records.iter().enumerate() {

@@ -289,6 +289,30 @@ async fn errors(h: &Harness) {
     assert_eq!(s.read(k, 0, 0, 100).unwrap().records.len(), 0);
 }
 
+async fn seal_closes_a_shard_to_appends(h: &Harness) {
+    let s = &*h.store;
+    let k = key(1, 0);
+    s.create_shard(k).unwrap();
+    put(s, k, &[b"a", b"b", b"c"]).await;
+    assert_eq!(s.seal(k).unwrap(), 3);
+    assert!(matches!(
+        s.append(
+            k,
+            &[RecordIn {
+                partition_key: "p",
+                explicit_hash_key: None,
+                data: b"late"
+            }]
+        ),
+        Err(Error::Sealed(_))
+    ));
+    // Idempotent, and everything before the seal stays readable.
+    assert_eq!(s.seal(k).unwrap(), 3);
+    assert_eq!(read_all(s, k, 0).len(), 3);
+    assert_eq!(s.bounds(k).unwrap().end_offset, 3);
+    assert!(matches!(s.seal(key(9, 9)), Err(Error::NoSuchShard(_))));
+}
+
 macro_rules! suite {
     ($($name:ident),* $(,)?) => {
         mod memory {
@@ -321,4 +345,5 @@ suite!(
     watch_end_notifies,
     many_shards,
     errors,
+    seal_closes_a_shard_to_appends,
 );

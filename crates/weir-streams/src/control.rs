@@ -162,14 +162,16 @@ impl StreamService {
                 .max_record_size_kib
                 .unwrap_or(limits::DEFAULT_MAX_RECORD_SIZE_KIB),
             warm_throughput_mibps: req.warm_throughput_mibps,
+            shard_count_updates: Vec::new(),
         })?;
         let delay = self.config().creating_delay;
         self.settle_status_later(stream, StreamStatus::Creating, StreamStatus::Active, delay);
         Ok(())
     }
 
-    pub fn delete_stream(&self, r: &StreamRef, _enforce_consumer_deletion: bool) -> Result<()> {
+    pub fn delete_stream(&self, r: &StreamRef, enforce_consumer_deletion: bool) -> Result<()> {
         let stream = self.stream(r)?;
+        self.check_consumers_before_delete(&stream, enforce_consumer_deletion)?;
         self.update_stream(&stream, |m| {
             if m.status == StreamStatus::Deleting {
                 return Err(self.not_found(&m.name));
@@ -219,7 +221,7 @@ impl StreamService {
         Ok(StreamSummary {
             arn: self.stream_arn(&meta.name),
             open_shard_count: meta.open_shard_count(),
-            consumer_count: 0,
+            consumer_count: self.consumer_count(stream.uid),
             meta,
         })
     }

@@ -113,34 +113,56 @@ impl StreamService {
                 )));
             }
         }
-        let (stream, routing) = self.writable(r)?;
+        let (stream, mut routing) = self.writable(r)?;
         self.check_record_size(&routing, &entry, || "data".into())?;
-        let shard = route(&routing, &entry)?;
-        let key = StreamService::shard_key(&stream, shard);
+        let record = [RecordIn {
+            partition_key: entry.partition_key,
+            explicit_hash_key: entry.explicit_hash_key.map(|k| k.0),
+            data: entry.data,
+        }];
         let size = entry.data.len() + entry.partition_key.len();
-        if self
-            .inner
-            .throttle
-            .admit_writes(key, self.now_millis(), std::iter::once(size))
-            == 0
-        {
-            return Err(Error::ProvisionedThroughputExceeded(
-                self.write_rate_exceeded(&stream.name, shard),
-            ));
+        for _ in 0..REROUTE_ATTEMPTS {
+            let shard = route(&routing, &entry)?;
+            let key = StreamService::shard_key(&stream, shard);
+            if routing.throttled
+                && self
+                    .inner
+                    .throttle
+                    .admit_writes(key, self.now_millis(), std::iter::once(size))
+                    == 0
+            {
+                return Err(Error::ProvisionedThroughputExceeded(
+                    self.write_rate_exceeded(&stream.name, shard),
+                ));
+            }
+            match self.inner.store.append(key, &record) {
+                Ok(appended) => {
+                    let k = hash_key(&entry).0;
+                    stream.note_writes(&routing, shard, 1, size, (k, k));
+                    appended.durable.wait().await?;
+                    let id = ShardId(shard);
+                    return Ok((id, SequenceNumber::new(id, appended.first_offset)));
+                }
+                // The shard was closed by a reshard that is publishing its new map.
+                Err(weir_storage::Error::Sealed(_)) => {
+                    routing = self.next_routing(&stream, &routing).await;
+                }
+                Err(e) => return Err(e.into()),
+            }
         }
-        let appended = self.inner.store.append(
-            StreamService::shard_key(&stream, shard),
-            &[RecordIn {
-                partition_key: entry.partition_key,
-                explicit_hash_key: entry.explicit_hash_key.map(|k| k.0),
-                data: entry.data,
-            }],
-        )?;
-        appended.durable.wait().await?;
-        Ok((
-            ShardId(shard),
-            SequenceNumber::new(ShardId(shard), appended.first_offset),
-        ))
+        Err(Error::Internal("Internal service failure.".into()))
+    }
+
+    /// Waits (briefly) for a shard map newer than `seen` after an append hit a sealed shard.
+    async fn next_routing(&self, stream: &Stream, seen: &Arc<Routing>) -> Arc<Routing> {
+        for _ in 0..2000 {
+            let now = stream.routing();
+            if !Arc::ptr_eq(&now, seen) {
+                return now;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
+        stream.routing()
     }
 
     /// PutRecords: per-record results in request order.
@@ -149,7 +171,7 @@ impl StreamService {
         r: &StreamRef,
         entries: &[PutEntry<'_>],
     ) -> Result<Vec<PutResult>> {
-        let (stream, routing) = self.writable(r)?;
+        let (stream, mut routing) = self.writable(r)?;
         let mut total = 0usize;
         for (i, e) in entries.iter().enumerate() {
             self.check_record_size(&routing, e, || format!("records.{}.member.data", i + 1))?;
@@ -166,56 +188,20 @@ impl StreamService {
                 "Records size exceeds {label} MB limit"
             )));
         }
-        // Group by shard, keeping request order inside each group.
-        let mut shard_of = Vec::with_capacity(entries.len());
-        let mut groups: Vec<(u32, Vec<RecordIn<'_>>, Vec<usize>)> = Vec::new();
-        for (i, e) in entries.iter().enumerate() {
-            let shard = route(&routing, e)?;
-            shard_of.push(shard);
-            let group = match groups.iter_mut().position(|g| g.0 == shard) {
-                Some(g) => g,
-                None => {
-                    groups.push((shard, Vec::new(), Vec::new()));
-                    groups.len() - 1
-                }
-            };
-            groups[group].1.push(RecordIn {
-                partition_key: e.partition_key,
-                explicit_hash_key: e.explicit_hash_key.map(|k| k.0),
-                data: e.data,
-            });
-            groups[group].2.push(i);
-        }
         let mut results: Vec<PutResult> = vec![internal_failure(); entries.len()];
-        let mut waits = Vec::with_capacity(groups.len());
-        let now = self.now_millis();
-        for (shard, mut records, mut positions) in groups {
-            let key = StreamService::shard_key(&stream, shard);
-            let admitted = self.inner.throttle.admit_writes(
-                key,
-                now,
-                records.iter().map(|r| r.data.len() + r.partition_key.len()),
-            );
-            if admitted < records.len() {
-                let message = self.write_rate_exceeded(&stream.name, shard);
-                for &pos in &positions[admitted..] {
-                    results[pos] = PutResult::Failed {
-                        code: "ProvisionedThroughputExceededException",
-                        message: message.clone(),
-                    };
-                }
-                records.truncate(admitted);
-                positions.truncate(admitted);
-                if records.is_empty() {
-                    continue;
-                }
+        let mut waits = Vec::new();
+        let mut pending: Vec<usize> = (0..entries.len()).collect();
+        for _ in 0..REROUTE_ATTEMPTS {
+            let mut rerouted = Vec::new();
+            for (shard, records, positions) in group_by_shard(&routing, entries, &pending)? {
+                self.append_group(&stream, &routing, shard, records, positions, &mut results, &mut waits, &mut rerouted);
             }
-            match self.inner.store.append(key, &records) {
-                Ok(appended) => waits.push((shard, appended, positions)),
-                Err(e) => {
-                    tracing::error!(stream = %stream.name, shard, error = %e, "append failed");
-                }
+            if rerouted.is_empty() {
+                break;
             }
+            rerouted.sort_unstable();
+            pending = rerouted;
+            routing = self.next_routing(&stream, &routing).await;
         }
         for (shard, appended, positions) in waits {
             if let Err(e) = appended.durable.wait().await {
@@ -232,6 +218,62 @@ impl StreamService {
         Ok(results)
     }
 
+    /// Appends one shard's records of a PutRecords (after throttling), noting where each went.
+    #[allow(clippy::too_many_arguments)]
+    fn append_group(
+        &self,
+        stream: &Stream,
+        routing: &Routing,
+        shard: u32,
+        mut records: Vec<RecordIn<'_>>,
+        mut positions: Vec<usize>,
+        results: &mut [PutResult],
+        waits: &mut Vec<(u32, weir_storage::Appended, Vec<usize>)>,
+        rerouted: &mut Vec<usize>,
+    ) {
+        let key = StreamService::shard_key(stream, shard);
+        if routing.throttled {
+            let admitted = self.inner.throttle.admit_writes(
+                key,
+                self.now_millis(),
+                records.iter().map(|r| r.data.len() + r.partition_key.len()),
+            );
+            if admitted < records.len() {
+                let message = self.write_rate_exceeded(&stream.name, shard);
+                for &pos in &positions[admitted..] {
+                    results[pos] = PutResult::Failed {
+                        code: "ProvisionedThroughputExceededException",
+                        message: message.clone(),
+                    };
+                }
+                records.truncate(admitted);
+                positions.truncate(admitted);
+                if records.is_empty() {
+                    return;
+                }
+            }
+        }
+        match self.inner.store.append(key, &records) {
+            Ok(appended) => {
+                if routing.on_demand {
+                    let bytes = records.iter().map(|r| r.data.len() + r.partition_key.len()).sum();
+                    let (lo, hi) = records.iter().fold((u128::MAX, 0), |(lo, hi), r| {
+                        let k = r
+                            .explicit_hash_key
+                            .unwrap_or_else(|| HashKey::from_partition_key(r.partition_key).0);
+                        (lo.min(k), hi.max(k))
+                    });
+                    stream.note_writes(routing, shard, records.len(), bytes, (lo, hi));
+                }
+                waits.push((shard, appended, positions));
+            }
+            Err(weir_storage::Error::Sealed(_)) => rerouted.extend(positions),
+            Err(e) => {
+                tracing::error!(stream = %stream.name, shard, error = %e, "append failed");
+            }
+        }
+    }
+
     pub fn get_shard_iterator(
         &self,
         r: &StreamRef,
@@ -244,49 +286,13 @@ impl StreamService {
             .map_err(|_| self.shard_not_found(&name, shard_id))?;
         let meta = stream.meta();
         let shard = self.find_shard(&stream, &meta, shard_id)?;
-        let key = StreamService::shard_key(&stream, shard.index);
-        let bounds = self.inner.store.bounds(key)?;
-        let parse_seq = |s: &str| -> Result<u64> {
-            let seq = SequenceNumber::parse(s).ok_or_else(|| {
-                Error::InvalidArgument(format!(
-                    "StartingSequenceNumber {s} used in GetShardIterator on shard {} in stream {} under account {} is invalid.",
-                    shard.id(), stream.name, self.config().account_id
-                ))
-            })?;
-            if seq.shard != shard.id() {
-                return Err(Error::InvalidArgument(format!(
-                    "Invalid StartingSequenceNumber. It encodes {}, while it was used in a call to a shard with {}",
-                    seq.shard,
-                    shard.id()
-                )));
-            }
-            Ok(seq.offset)
-        };
-        let end = shard
-            .closed_end_offset
-            .unwrap_or(bounds.end_offset)
-            .max(bounds.end_offset);
-        let now = self.now_millis();
-        // A timestamp still in the future cannot be resolved to an offset yet: the iterator
-        // carries it and GetRecords skips what arrives before it.
-        let min_arrival_millis = match position {
-            StartingPosition::AtTimestamp(t) if t > now => t,
-            _ => 0,
-        };
-        let offset = match position {
-            StartingPosition::TrimHorizon => bounds.start_offset,
-            StartingPosition::Latest => bounds.end_offset,
-            StartingPosition::AtSequenceNumber(s) => parse_seq(&s)?,
-            StartingPosition::AfterSequenceNumber(s) => parse_seq(&s)?.saturating_add(1),
-            StartingPosition::AtTimestamp(t) => self.inner.store.offset_at_timestamp(key, t)?,
-        }
-        .clamp(bounds.start_offset, end);
+        let at = self.resolve_position(&stream, &meta, &shard, position, "GetShardIterator")?;
         Ok(self.inner.iterators.encode(&ShardIterator {
             stream_uid: stream.uid,
             shard: shard.index,
-            offset,
-            issued_millis: now,
-            min_arrival_millis,
+            offset: at.offset,
+            issued_millis: at.now_millis,
+            min_arrival_millis: at.min_arrival_millis,
         }))
     }
 
@@ -322,13 +328,13 @@ impl StreamService {
                 )));
             }
         }
-        let meta = stream.meta();
-        let shard = meta
-            .shard(it.shard)
-            .cloned()
-            .ok_or_else(|| self.not_found(&stream.name))?;
+        let routing = stream.routing();
+        let shard = routing
+            .shards
+            .get(&it.shard)
+            .ok_or_else(|| self.shard_not_found(&stream.name, &ShardId(it.shard).to_string()))?;
         let key = StreamService::shard_key(&stream, it.shard);
-        if !self.inner.throttle.admit_read(key, now) {
+        if routing.throttled && !self.inner.throttle.admit_read(key, now) {
             return Err(Error::ProvisionedThroughputExceeded(format!(
                 "Rate exceeded for Shard - {}/{}/{}",
                 self.config().account_id,
@@ -337,21 +343,25 @@ impl StreamService {
             )));
         }
         let mut from = it.offset;
-        if it.min_arrival_millis > 0 {
-            from = from.max(
-                self.inner
-                    .store
-                    .offset_at_timestamp(key, it.min_arrival_millis)?,
-            );
+        // Skip what arrived before an AT_TIMESTAMP that was in the future, and what is past
+        // the stream's retention but still in a segment too new to delete.
+        let horizon = now - routing.retention_hours as i64 * 3_600_000;
+        let not_before = it
+            .min_arrival_millis
+            .max(if horizon > routing.created_millis { horizon } else { 0 });
+        if not_before > 0 {
+            from = from.max(self.inner.store.offset_at_timestamp(key, not_before)?);
         }
         let batch =
             self.inner
                 .store
                 .read(key, from, limit as usize, GET_RECORDS_MAX_RESPONSE_BYTES)?;
-        self.inner.throttle.charge_read(
-            key,
-            batch.records.iter().map(StoredRecord::billed_len).sum(),
-        );
+        if routing.throttled {
+            self.inner.throttle.charge_read(
+                key,
+                batch.records.iter().map(StoredRecord::billed_len).sum(),
+            );
+        }
         // Once the timestamp has passed, every later arrival qualifies.
         let min_arrival_millis = if it.min_arrival_millis > now {
             it.min_arrival_millis
@@ -372,7 +382,7 @@ impl StreamService {
             .closed_end_offset
             .is_some_and(|end| batch.next_offset >= end);
         let (next, children) = if at_end_of_closed {
-            (None, self.children_of(&meta.shards, &shard))
+            (None, shard.children.as_ref().clone())
         } else {
             (
                 Some(self.inner.iterators.encode(&ShardIterator {
@@ -394,8 +404,11 @@ impl StreamService {
         })
     }
 
-    pub(crate) fn children_of(&self, shards: &[ShardMeta], parent: &ShardMeta) -> Vec<ChildShard> {
-        shards
+}
+
+/// The children of a closed shard, as ChildShards reports them.
+pub(crate) fn children_of(shards: &[ShardMeta], parent: &ShardMeta) -> Vec<ChildShard> {
+    shards
             .iter()
             .filter(|s| s.parent == Some(parent.index) || s.adjacent_parent == Some(parent.index))
             .map(|s| ChildShard {
@@ -410,7 +423,6 @@ impl StreamService {
                 ending_hash_key: s.ending_hash_key.clone(),
             })
             .collect()
-    }
 }
 
 impl StreamService {
@@ -423,10 +435,43 @@ impl StreamService {
     }
 }
 
+/// How often a put follows a reshard to the new shard map before giving up.
+const REROUTE_ATTEMPTS: usize = 4;
+
+/// Groups the records at `positions` by shard, keeping request order inside each group.
+fn group_by_shard<'a>(
+    routing: &Routing,
+    entries: &[PutEntry<'a>],
+    positions: &[usize],
+) -> Result<Vec<(u32, Vec<RecordIn<'a>>, Vec<usize>)>> {
+    let mut groups: Vec<(u32, Vec<RecordIn<'a>>, Vec<usize>)> = Vec::new();
+    for &i in positions {
+        let e = &entries[i];
+        let shard = route(routing, e)?;
+        let group = match groups.iter().position(|g| g.0 == shard) {
+            Some(g) => g,
+            None => {
+                groups.push((shard, Vec::new(), Vec::new()));
+                groups.len() - 1
+            }
+        };
+        groups[group].1.push(RecordIn {
+            partition_key: e.partition_key,
+            explicit_hash_key: e.explicit_hash_key.map(|k| k.0),
+            data: e.data,
+        });
+        groups[group].2.push(i);
+    }
+    Ok(groups)
+}
+
+fn hash_key(e: &PutEntry<'_>) -> HashKey {
+    e.explicit_hash_key
+        .unwrap_or_else(|| HashKey::from_partition_key(e.partition_key))
+}
+
 fn route(routing: &Routing, e: &PutEntry<'_>) -> Result<u32> {
-    let key = e
-        .explicit_hash_key
-        .unwrap_or_else(|| HashKey::from_partition_key(e.partition_key));
+    let key = hash_key(e);
     routing
         .route(key)
         .ok_or_else(|| Error::Internal("No open shard covers the record's hash key.".into()))

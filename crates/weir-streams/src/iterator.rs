@@ -74,6 +74,19 @@ impl IteratorCodec {
     }
 }
 
+impl crate::StreamService {
+    /// The stream and shard an iterator reads, without reading: lets a front end attribute a
+    /// GetRecords call (and its failures) to a stream, e.g. for metrics. `None` for iterators
+    /// weir did not issue or whose stream is gone.
+    pub fn iterator_target(
+        &self,
+        iterator: &str,
+    ) -> Option<(std::sync::Arc<crate::service::Stream>, u32)> {
+        let it = self.inner.iterators.decode(iterator)?;
+        Some((self.stream_by_uid(it.stream_uid)?, it.shard))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

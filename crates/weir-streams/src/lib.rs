@@ -8,20 +8,27 @@
 //! State lives in the metadata store (durable, compare-and-set) with an in-memory cache that the
 //! data path reads; records live in a [`weir_storage::StreamStore`].
 
+pub mod consumers;
+pub mod autoscale;
 pub mod control;
 pub mod data;
 pub mod error;
 pub mod iterator;
 pub mod model;
 pub mod paging;
+pub mod position;
+pub mod reshard;
 pub mod retention;
 pub mod service;
 pub mod settings;
+pub mod subscribe;
 pub mod tags;
 pub mod throttle;
 
+pub use consumers::{ConsumerRef, ConsumerStatus, ConsumerView};
 pub use control::{CreateStream, ListShards, ShardFilter, ShardView};
 pub use data::{ChildShard, GetRecordsOutput, PutEntry, PutResult, StartingPosition};
 pub use error::{Error, Result};
 pub use model::{StreamMeta, StreamMode, StreamStatus};
+pub use subscribe::{ShardEvent, Subscription};
 pub use service::{OpenReport, ServiceConfig, StreamRef, StreamService};

@@ -93,6 +93,9 @@ pub struct StreamMeta {
     pub encryption: Option<Encryption>,
     pub max_record_size_kib: u32,
     pub warm_throughput_mibps: Option<u32>,
+    /// When UpdateShardCount ran, for AWS's ten-per-rolling-24-hours quota.
+    #[serde(default)]
+    pub shard_count_updates: Vec<i64>,
 }
 
 impl StreamMeta {

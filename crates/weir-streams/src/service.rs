@@ -18,6 +18,8 @@ use weir_core::{Clock, HashKey, ShardId};
 use weir_storage::{Expect, MetaOp, MetadataStore, ShardKey, StreamStore};
 
 pub(crate) const STREAMS: &str = "streams";
+/// The tag that turns AWS's per-shard limits off for one stream.
+pub const THROUGHPUT_LIMITS_TAG: &str = "weir:throughput-limits";
 pub(crate) const NODE: &str = "node";
 pub(crate) const POLICIES: &str = "resource-policies";
 const ITERATOR_KEY: &str = "iterator-key";
@@ -38,6 +40,10 @@ pub struct ServiceConfig {
     pub on_demand_stream_limit: u32,
     /// AWS's per-shard read and write limits (off: an unthrottled store).
     pub throughput_limits: bool,
+    /// How long a SubscribeToShard response stays open (AWS: 5 minutes).
+    pub subscription_lifetime: Duration,
+    /// How on-demand streams scale.
+    pub on_demand: crate::autoscale::OnDemandPolicy,
 }
 
 impl Default for ServiceConfig {
@@ -50,6 +56,8 @@ impl Default for ServiceConfig {
             shard_limit: 10_000,
             on_demand_stream_limit: weir_core::limits::DEFAULT_ON_DEMAND_STREAM_LIMIT,
             throughput_limits: true,
+            on_demand: crate::autoscale::OnDemandPolicy::default(),
+            subscription_lifetime: crate::subscribe::SUBSCRIPTION_LIFETIME,
         }
     }
 }
@@ -61,6 +69,14 @@ pub struct Routing {
     /// Open shards sorted by starting hash key: `(start, end, shard index)`.
     pub open: Vec<(u128, u128, u32)>,
     pub max_record_bytes: usize,
+    /// Every shard, open or closed, by index: what GetRecords needs without touching metadata.
+    pub shards: HashMap<u32, ShardRoute>,
+    pub retention_hours: u32,
+    pub created_millis: i64,
+    pub on_demand: bool,
+    /// Whether AWS's per-shard limits apply to this stream (on unless the service has them off
+    /// or the stream carries the tag `weir:throughput-limits=off`).
+    pub throttled: bool,
 }
 
 impl Routing {
@@ -75,10 +91,33 @@ impl Routing {
             })
             .collect();
         open.sort_unstable();
+        let shards = meta
+            .shards
+            .iter()
+            .map(|s| {
+                let children = if s.is_open() {
+                    Vec::new()
+                } else {
+                    crate::data::children_of(&meta.shards, s)
+                };
+                (
+                    s.index,
+                    ShardRoute {
+                        closed_end_offset: s.closed_end_offset,
+                        children: Arc::new(children),
+                    },
+                )
+            })
+            .collect();
         Self {
             status: meta.status,
             open,
+            shards,
+            retention_hours: meta.retention_hours,
+            created_millis: meta.created_millis,
+            on_demand: meta.mode == StreamMode::OnDemand,
             max_record_bytes: meta.max_record_size_kib as usize * 1024,
+            throttled: meta.tags.get(THROUGHPUT_LIMITS_TAG).map(String::as_str) != Some("off"),
         }
     }
 
@@ -90,12 +129,22 @@ impl Routing {
     }
 }
 
+/// A shard as the read path sees it.
+#[derive(Debug, Clone)]
+pub struct ShardRoute {
+    pub closed_end_offset: Option<u64>,
+    /// For a closed shard, the children GetRecords reports at its end.
+    pub children: Arc<Vec<crate::data::ChildShard>>,
+}
+
 /// One stream incarnation in memory.
 pub struct Stream {
     pub uid: u64,
     pub name: String,
     state: Mutex<(StreamMeta, u64)>,
     routing: RwLock<Arc<Routing>>,
+    /// Writes per shard since the autoscaler last looked (on-demand streams only).
+    pub(crate) load: Mutex<HashMap<u32, crate::autoscale::ShardLoad>>,
 }
 
 impl Stream {
@@ -105,6 +154,29 @@ impl Stream {
             name: meta.name.clone(),
             routing: RwLock::new(Arc::new(Routing::of(&meta))),
             state: Mutex::new((meta, version)),
+            load: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Counts an append for the on-demand autoscaler.
+    pub(crate) fn note_writes(
+        &self,
+        routing: &Routing,
+        shard: u32,
+        records: usize,
+        bytes: usize,
+        keys: (u128, u128),
+    ) {
+        if routing.on_demand {
+            let mut load = self.load.lock();
+            let l = load.entry(shard).or_insert(crate::autoscale::ShardLoad {
+                min_key: u128::MAX,
+                ..Default::default()
+            });
+            l.records += records as u64;
+            l.bytes += bytes as u64;
+            l.min_key = l.min_key.min(keys.0);
+            l.max_key = l.max_key.max(keys.1);
         }
     }
     pub fn meta(&self) -> StreamMeta {
@@ -142,6 +214,7 @@ pub(crate) struct Inner {
     by_uid: RwLock<HashMap<u64, Arc<Stream>>>,
     next_uid: Mutex<u64>,
     pub account: Mutex<AccountSettings>,
+    pub consumers: crate::consumers::Consumers,
 }
 
 /// The Kinesis stream service. Cheap to clone.
@@ -188,9 +261,11 @@ impl StreamService {
             by_uid: RwLock::new(HashMap::new()),
             next_uid: Mutex::new(next_uid),
             account: Mutex::new(account),
+            consumers: Default::default(),
         });
         let svc = Self { inner };
         let report = svc.recover()?;
+        svc.load_consumers()?;
         Ok((svc, report))
     }
 
@@ -217,11 +292,26 @@ impl StreamService {
                 }
                 StreamStatus::Active => {}
             }
-            for s in &meta.shards {
-                inner.store.create_shard(ShardKey {
+            let mut clamped = false;
+            for s in &mut meta.shards {
+                let key = ShardKey {
                     stream: meta.uid,
                     shard: s.index,
-                })?;
+                };
+                inner.store.create_shard(key)?;
+                if let Some(end) = s.closed_end_offset {
+                    // A closed shard ends where its records end: with `interval`/`none`
+                    // durability a crash may have taken unsynced records from its tail.
+                    let stored = inner.store.bounds(key)?.end_offset;
+                    if stored < end {
+                        s.closed_end_offset = Some(stored);
+                        clamped = true;
+                    }
+                    inner.store.seal(key)?;
+                }
+            }
+            if clamped {
+                version = write_stream(inner.meta.as_ref(), &meta, Expect::Version(version))?;
             }
             self.publish(Arc::new(Stream::new(meta, version)));
             report.streams += 1;
@@ -488,6 +578,7 @@ impl StreamService {
             expect: Expect::Version(version),
         }])?;
         self.unpublish(stream);
+        self.forget_consumers(stream.uid);
         self.inner.throttle.forget_stream(stream.uid);
         self.inner.store.delete_stream(stream.uid)?;
         Ok(())

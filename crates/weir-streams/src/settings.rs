@@ -87,7 +87,10 @@ impl StreamService {
             }
             m.retention_hours = hours as u32;
             Ok(())
-        })
+        })?;
+        // A shorter retention takes effect now, not at the next retention pass.
+        self.enforce_retention_for(&stream);
+        Ok(())
     }
 
     /// Enable (`enable = true`) or disable shard-level metrics; `ALL` means every metric.

@@ -46,6 +46,21 @@ pub struct ServeArgs {
     /// How long a new stream stays CREATING, in milliseconds. [default: 500]
     #[arg(long, env = "WEIR_CREATING_DELAY_MS")]
     pub creating_delay_ms: Option<u64>,
+    /// How long a SubscribeToShard response stays open, in milliseconds (AWS: 5 minutes).
+    /// [default: 300000]
+    #[arg(long, env = "WEIR_SUBSCRIPTION_LIFETIME_MS")]
+    pub subscription_lifetime_ms: Option<u64>,
+    /// Address of a TLS listener beside the cleartext one (HTTP/1.1 and HTTP/2, ALPN h2 and
+    /// http/1.1). Off unless given.
+    #[arg(long, env = "WEIR_TLS_LISTEN")]
+    pub tls_listen: Option<String>,
+    /// PEM certificate chain for the TLS listener. [default: a self-signed certificate that
+    /// weir generates in <data-dir>/tls/ on first start]
+    #[arg(long, env = "WEIR_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, env = "WEIR_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -67,6 +82,14 @@ struct FileConfig {
     log_format: Option<String>,
     #[serde(alias = "creating-delay-ms")]
     creating_delay_ms: Option<u64>,
+    #[serde(alias = "subscription-lifetime-ms")]
+    subscription_lifetime_ms: Option<u64>,
+    #[serde(alias = "tls-listen")]
+    tls_listen: Option<String>,
+    #[serde(alias = "tls-cert")]
+    tls_cert: Option<PathBuf>,
+    #[serde(alias = "tls-key")]
+    tls_key: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,6 +110,10 @@ pub struct ServeConfig {
     pub log_level: String,
     pub log_format: LogFormat,
     pub creating_delay: Duration,
+    pub subscription_lifetime: Duration,
+    pub tls_listen: Option<SocketAddr>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
 }
 
 impl ServeConfig {
@@ -151,7 +178,29 @@ impl ServeConfig {
             "json" => LogFormat::Json,
             other => bail!("--log-format: `{other}` is neither `text` nor `json`"),
         };
+        let subscription_lifetime_ms = args
+            .subscription_lifetime_ms
+            .or(file.subscription_lifetime_ms)
+            .unwrap_or(300_000);
+        if subscription_lifetime_ms == 0 {
+            bail!("--subscription-lifetime-ms: must be greater than 0");
+        }
+        let tls_listen = match args.tls_listen.or(file.tls_listen) {
+            None => None,
+            Some(a) => Some(a.parse::<SocketAddr>().with_context(|| {
+                format!("--tls-listen: `{a}` is not an address like 127.0.0.1:4568")
+            })?),
+        };
+        let tls_cert = args.tls_cert.or(file.tls_cert);
+        let tls_key = args.tls_key.or(file.tls_key);
+        if tls_cert.is_some() != tls_key.is_some() {
+            bail!("--tls-cert and --tls-key go together: give both or neither");
+        }
         Ok(Self {
+            subscription_lifetime: Duration::from_millis(subscription_lifetime_ms),
+            tls_listen,
+            tls_cert,
+            tls_key,
             listen,
             data_dir: args
                 .data_dir

@@ -4,6 +4,7 @@ mod bench;
 mod config;
 mod data_dir;
 mod serve;
+mod tls;
 
 use clap::{Parser, Subcommand};
 

@@ -57,6 +57,7 @@ async fn serve(config: ServeConfig) -> Result<()> {
             creating_delay: config.creating_delay,
             deleting_delay: config.creating_delay,
             throughput_limits: config.throughput_limits,
+            subscription_lifetime: config.subscription_lifetime,
             ..ServiceConfig::default()
         },
     )
@@ -74,6 +75,7 @@ async fn serve(config: ServeConfig) -> Result<()> {
         "recovered"
     );
     let retention = streams.spawn_retention(RETENTION_EVERY);
+    let autoscaler = streams.spawn_autoscaler();
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -87,9 +89,59 @@ async fn serve(config: ServeConfig) -> Result<()> {
         config.account_id,
         if config.throughput_limits { "on" } else { "off" },
     );
+    let tls = match config.tls_listen {
+        None => None,
+        Some(addr) => {
+            let files = crate::tls::resolve(
+                config.tls_cert.as_deref(),
+                config.tls_key.as_deref(),
+                &config.data_dir,
+            )?;
+            let acceptor = crate::tls::acceptor(&files)?;
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr} (--tls-listen)"))?;
+            eprintln!(
+                "weir listening on https://{} (TLS certificate: {}{})",
+                listener.local_addr()?,
+                files.cert.display(),
+                if files.generated {
+                    ", self-signed, generated now"
+                } else {
+                    ""
+                },
+            );
+            Some((listener, acceptor))
+        }
+    };
+    // One stop signal for every listener; open subscriptions end first so that their
+    // long-lived responses do not hold the drain for the whole grace period.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    };
+    let on_signal = streams.clone();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        on_signal.end_subscriptions();
+        let _ = stop_tx.send(true);
+    });
     let router = Arc::new(weir_aws::Router::new(streams));
-    weir_aws::serve(listener, router, shutdown_signal(), SHUTDOWN_GRACE).await?;
+    let tls_task = tls.map(|(listener, acceptor)| {
+        tokio::spawn(weir_aws::serve_tls(
+            listener,
+            acceptor,
+            router.clone(),
+            stopped(stop_rx.clone()),
+            SHUTDOWN_GRACE,
+        ))
+    });
+    weir_aws::serve(listener, router, stopped(stop_rx), SHUTDOWN_GRACE).await?;
+    if let Some(task) = tls_task {
+        task.await.context("the TLS listener failed")??;
+    }
     retention.abort();
+    autoscaler.abort();
     tracing::info!("shutting down: syncing");
     store.sync_all().context("final sync failed")?;
     Ok(())

@@ -11,6 +11,8 @@ use std::future::Future;
 use weir_streams::StreamService;
 
 pub const TARGET_PREFIX: &str = "Kinesis_20131202";
+/// Answered with a streamed body by the server itself (see `ops::subscribe_to_shard`).
+pub const SUBSCRIBE_TO_SHARD: &str = "SubscribeToShard";
 
 /// Every operation of the Kinesis model; those weir does not serve yet answer
 /// UnknownOperationException like any other name.
@@ -21,7 +23,7 @@ pub fn is_operation(op: &str) -> bool {
 macro_rules! operations {
     ($($name:literal => $module:ident),* $(,)?) => {
         fn dispatchable(op: &str) -> bool {
-            matches!(op, "PutRecords" | "GetRecords" | $($name)|*)
+            matches!(op, "PutRecords" | "GetRecords" | "SubscribeToShard" | $($name)|*)
         }
 
         /// Runs one operation on a decoded body and encodes its answer.
@@ -52,9 +54,11 @@ operations! {
     "DecreaseStreamRetentionPeriod" => decrease_stream_retention_period,
     "DeleteResourcePolicy" => delete_resource_policy,
     "DeleteStream" => delete_stream,
+    "DeregisterStreamConsumer" => deregister_stream_consumer,
     "DescribeAccountSettings" => describe_account_settings,
     "DescribeLimits" => describe_limits,
     "DescribeStream" => describe_stream,
+    "DescribeStreamConsumer" => describe_stream_consumer,
     "DescribeStreamSummary" => describe_stream_summary,
     "DisableEnhancedMonitoring" => disable_enhanced_monitoring,
     "EnableEnhancedMonitoring" => enable_enhanced_monitoring,
@@ -62,18 +66,23 @@ operations! {
     "GetShardIterator" => get_shard_iterator,
     "IncreaseStreamRetentionPeriod" => increase_stream_retention_period,
     "ListShards" => list_shards,
+    "ListStreamConsumers" => list_stream_consumers,
     "ListStreams" => list_streams,
     "ListTagsForResource" => list_tags_for_resource,
     "ListTagsForStream" => list_tags_for_stream,
+    "MergeShards" => merge_shards,
     "PutRecord" => put_record,
     "PutResourcePolicy" => put_resource_policy,
+    "RegisterStreamConsumer" => register_stream_consumer,
     "RemoveTagsFromStream" => remove_tags_from_stream,
+    "SplitShard" => split_shard,
     "StartStreamEncryption" => start_stream_encryption,
     "StopStreamEncryption" => stop_stream_encryption,
     "TagResource" => tag_resource,
     "UntagResource" => untag_resource,
     "UpdateAccountSettings" => update_account_settings,
     "UpdateMaxRecordSize" => update_max_record_size,
+    "UpdateShardCount" => update_shard_count,
     "UpdateStreamMode" => update_stream_mode,
 }
 

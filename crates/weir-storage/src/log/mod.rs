@@ -387,6 +387,10 @@ impl StreamStore for LocalLog {
         self.inner.trim(shard, before_millis)
     }
 
+    fn seal(&self, shard: ShardKey) -> Result<u64> {
+        self.inner.shard(shard)?.seal()
+    }
+
     fn delete_stream(&self, stream: u64) -> Result<()> {
         self.inner.delete_stream(stream)
     }

@@ -51,6 +51,8 @@ pub(crate) struct ShardState {
     /// Whether the shard sits in the commit queue.
     pub queued: bool,
     pub deleted: bool,
+    /// Closed to appends by resharding (not persisted: the shard map records it).
+    pub sealed: bool,
     poisoned: Option<String>,
     /// Bumped by every roll-back, so that a sync taken before it cannot publish truncated bytes.
     epoch: u64,
@@ -107,6 +109,7 @@ impl Shard {
                 unsynced: Vec::new(),
                 queued: false,
                 deleted: false,
+                sealed: false,
                 poisoned: None,
                 epoch: 0,
             }),
@@ -124,6 +127,9 @@ impl Shard {
         let mut st = self.state.lock();
         if st.deleted {
             return Err(Error::NoSuchShard(self.key));
+        }
+        if st.sealed {
+            return Err(Error::Sealed(self.key));
         }
         if let Some(p) = &st.poisoned {
             return Err(Error::Io(io::Error::other(p.clone())));
@@ -319,6 +325,16 @@ impl Shard {
     }
 
     /// Fails the waiters of a deleted shard.
+    /// Refuses every later append; returns one past the last assigned offset.
+    pub fn seal(&self) -> Result<u64> {
+        let mut st = self.state.lock();
+        if st.deleted {
+            return Err(Error::NoSuchShard(self.key));
+        }
+        st.sealed = true;
+        Ok(st.next_offset)
+    }
+
     pub fn mark_deleted(&self) {
         let mut st = self.state.lock();
         st.deleted = true;

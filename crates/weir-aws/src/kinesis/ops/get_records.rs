@@ -4,9 +4,11 @@
 use crate::error::ApiError;
 use crate::json_out;
 use crate::kinesis::shapes::ChildShard;
+use crate::metering;
 use crate::types::{BlobOut, Timestamp};
 use crate::validate::Violations;
 use serde::{Deserialize, Serialize};
+use std::time::Instant;
 use weir_core::limits::GET_RECORDS_MAX_LIMIT;
 use weir_core::{SequenceNumber, ShardId};
 use weir_storage::StoredRecord;
@@ -135,13 +137,19 @@ pub async fn handle(svc: StreamService, input: Input) -> Result<Output, ApiError
     }
     v.stream_arn("streamARN", &input.stream_arn);
     v.finish()?;
-    let out = svc
+    let (started, iterator) = (
+        Instant::now(),
+        input.shard_iterator.as_deref().unwrap_or(""),
+    );
+    let result = svc
         .get_records(
-            input.shard_iterator.as_deref().unwrap_or(""),
+            iterator,
             input.limit.map_or(GET_RECORDS_MAX_LIMIT, |l| l as u32),
             input.stream_arn.as_deref(),
         )
-        .await?;
+        .await;
+    metering::get_records(&svc, iterator, started, &result);
+    let out = result?;
     Ok(Output {
         shard: out.shard,
         records: out.records,

@@ -2,9 +2,11 @@
 
 use crate::error::ApiError;
 use crate::kinesis::shapes::Addressing;
+use crate::metering;
 use crate::types::Blob;
 use crate::validate::{self, Violations};
 use serde::{Deserialize, Serialize};
+use std::time::Instant;
 use weir_core::HashKey;
 use weir_streams::{PutEntry, StreamService};
 
@@ -66,17 +68,21 @@ pub async fn handle(svc: StreamService, input: Input) -> Result<Output, ApiError
     let explicit = explicit?;
     let data = input.data.unwrap_or_default();
     let pk = input.partition_key.unwrap_or_default();
-    let (shard, seq) = svc
+    let entry = PutEntry {
+        partition_key: &pk,
+        explicit_hash_key: explicit,
+        data: &data.0,
+    };
+    let (started, stream) = (Instant::now(), at.to_ref());
+    let result = svc
         .put_record(
-            &at.to_ref(),
-            PutEntry {
-                partition_key: &pk,
-                explicit_hash_key: explicit,
-                data: &data.0,
-            },
+            &stream,
+            entry,
             input.sequence_number_for_ordering.as_deref(),
         )
-        .await?;
+        .await;
+    metering::put_record(&svc, &stream, &entry, started, &result);
+    let (shard, seq) = result?;
     Ok(Output {
         shard_id: shard.to_string(),
         sequence_number: seq.to_string(),

@@ -3,9 +3,11 @@
 use crate::error::ApiError;
 use crate::json_out;
 use crate::kinesis::shapes::Addressing;
+use crate::metering;
 use crate::types::Blob;
 use crate::validate::Violations;
 use serde::{Deserialize, Serialize};
+use std::time::Instant;
 use weir_core::limits::{MAX_DATA_BYTES, MAX_PUT_RECORDS_ENTRIES};
 use weir_streams::{PutEntry, PutResult, StreamService};
 
@@ -193,7 +195,10 @@ pub async fn handle(svc: StreamService, input: Input) -> Result<Output, ApiError
             data: r.data.as_ref().map_or(&[][..], |d| &d.0),
         });
     }
-    let records = svc.put_records(&at.to_ref(), &entries).await?;
+    let (started, stream) = (Instant::now(), at.to_ref());
+    let result = svc.put_records(&stream, &entries).await;
+    metering::put_records(&svc, &stream, &entries, started, &result);
+    let records = result?;
     Ok(Output {
         failed_record_count: records
             .iter()

@@ -107,3 +107,107 @@ def test_get_records_calls_per_second(tclient):
             assert e.response["Error"]["Code"] == THROTTLED, e.response
             throttled += 1
     assert throttled > 0, "20 GetRecords calls on one shard in a burst were not throttled"
+
+
+# --- sustained rates: offered twice the capacity, a shard accepts about its capacity -------------
+#
+# Each limit is a token bucket holding one second of capacity, so over T seconds a shard accepts
+# about capacity x (T + 1). The tolerance is +-20 %: the test's own pacing on a loaded 2-core
+# machine is the imprecise part, not the buckets.
+
+SECONDS = 3.0
+
+
+def _offer(seconds, interval, send):
+    t0 = time.monotonic()
+    n = 0
+    while time.monotonic() - t0 < seconds:
+        send()
+        n += 1
+        next_at = t0 + n * interval
+        delay = next_at - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+    return time.monotonic() - t0
+
+
+def test_twice_the_record_rate_is_held_to_about_1000_records_per_second(tclient):
+    name = create_stream(tclient, None, 1)
+    accepted = 0
+
+    def send():
+        nonlocal accepted
+        resp = tclient.put_records(StreamName=name, Records=[
+            {"Data": b"x" * 10, "PartitionKey": str(i)} for i in range(100)])
+        accepted += 100 - resp["FailedRecordCount"]
+
+    # 2,000 records/s offered: 100 records every 50 ms.
+    elapsed = _offer(SECONDS, 0.05, send)
+    expected = 1000 * (elapsed + 1)
+    assert 0.8 * expected <= accepted <= 1.2 * expected, (accepted, expected)
+
+
+def test_twice_the_byte_rate_is_held_to_about_1_mib_per_second(tclient):
+    name = create_stream(tclient, None, 1)
+    accepted = 0
+    record = b"y" * (64 * 1024)
+
+    def send():
+        nonlocal accepted
+        resp = tclient.put_records(StreamName=name, Records=[
+            {"Data": record, "PartitionKey": str(i)} for i in range(4)])
+        accepted += (4 - resp["FailedRecordCount"]) * (len(record) + 1)
+
+    # 2 MiB/s offered: 256 KiB every 125 ms.
+    elapsed = _offer(SECONDS, 0.125, send)
+    expected = 1024 * 1024 * (elapsed + 1)
+    assert 0.8 * expected <= accepted <= 1.2 * expected, (accepted, expected)
+
+
+def test_twice_the_read_call_rate_is_held_to_about_5_calls_per_second(tclient):
+    name = create_stream(tclient, None, 1)
+    tclient.put_record(StreamName=name, Data=b"r", PartitionKey="k")
+    it = tclient.get_shard_iterator(StreamName=name, ShardId=shard_id(0),
+                                    ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    ok = 0
+
+    def send():
+        nonlocal ok, it
+        try:
+            it = tclient.get_records(ShardIterator=it)["NextShardIterator"]
+            ok += 1
+        except ClientError as e:
+            assert e.response["Error"]["Code"] == THROTTLED
+            assert e.response["Error"]["Message"].startswith("Rate exceeded for Shard - ")
+
+    # 10 calls/s offered.
+    elapsed = _offer(SECONDS, 0.1, send)
+    expected = 5 * (elapsed + 1)
+    assert 0.8 * expected <= ok <= 1.2 * expected + 1, (ok, expected)
+
+
+def test_read_bytes_are_held_to_about_2_mib_per_second(tclient):
+    name = create_stream(tclient, None, 1)
+    record = b"z" * (256 * 1024)
+    for _ in range(24):  # 6 MiB, written within the write limit
+        tclient.put_record(StreamName=name, Data=record, PartitionKey="k")
+        time.sleep(0.26)
+    it = tclient.get_shard_iterator(StreamName=name, ShardId=shard_id(0),
+                                    ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    got = 0
+    t0 = time.monotonic()
+    throttled = 0
+    while got < 24 and time.monotonic() - t0 < 10:
+        try:
+            resp = tclient.get_records(ShardIterator=it, Limit=4)
+            got += len(resp["Records"])
+            it = resp["NextShardIterator"]
+        except ClientError as e:
+            assert e.response["Error"]["Code"] == THROTTLED
+            throttled += 1
+        time.sleep(0.05)
+    elapsed = time.monotonic() - t0
+    assert got == 24
+    assert throttled > 0, "6 MiB read in a burst was never throttled"
+    # 6 MiB at 2 MiB/s with one second of burst: about 2 s.
+    assert elapsed >= 1.5, elapsed

@@ -83,6 +83,22 @@ impl Serialize for Output {
 }
 
 impl Output {
+    /// An answer built from parts, without a service (benchmarks of the encoder).
+    pub fn new(
+        shard: ShardId,
+        records: Vec<StoredRecord>,
+        next_shard_iterator: Option<String>,
+        millis_behind_latest: i64,
+    ) -> Self {
+        Self {
+            shard,
+            records,
+            next_shard_iterator,
+            millis_behind_latest,
+            child_shards: Vec::new(),
+        }
+    }
+
     pub fn write_json(&self, out: &mut Vec<u8>) {
         let data: usize = self.records.iter().map(|r| r.data.len()).sum();
         out.reserve(128 + data / 3 * 4 + self.records.len() * 140);

@@ -8,6 +8,7 @@ use crate::error::{Error, Result};
 use crate::iterator::ShardIterator;
 use crate::model::{ShardMeta, StreamStatus};
 use crate::service::{Routing, Stream, StreamRef, StreamService};
+use std::collections::HashMap;
 use std::sync::Arc;
 use weir_core::limits::{
     DEFAULT_MAX_RECORD_SIZE_KIB, DEFAULT_PUT_RECORDS_REQUEST_BYTES, GET_RECORDS_MAX_RESPONSE_BYTES,
@@ -445,16 +446,15 @@ fn group_by_shard<'a>(
     positions: &[usize],
 ) -> Result<Vec<(u32, Vec<RecordIn<'a>>, Vec<usize>)>> {
     let mut groups: Vec<(u32, Vec<RecordIn<'a>>, Vec<usize>)> = Vec::new();
+    // Shard index -> group; a linear search would cost records x shards on wide streams.
+    let mut index: HashMap<u32, usize> = HashMap::new();
     for &i in positions {
         let e = &entries[i];
         let shard = route(routing, e)?;
-        let group = match groups.iter().position(|g| g.0 == shard) {
-            Some(g) => g,
-            None => {
-                groups.push((shard, Vec::new(), Vec::new()));
-                groups.len() - 1
-            }
-        };
+        let group = *index.entry(shard).or_insert_with(|| {
+            groups.push((shard, Vec::new(), Vec::new()));
+            groups.len() - 1
+        });
         groups[group].1.push(RecordIn {
             partition_key: e.partition_key,
             explicit_hash_key: e.explicit_hash_key.map(|k| k.0),

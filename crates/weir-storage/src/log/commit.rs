@@ -13,7 +13,11 @@ use super::Inner;
 use crate::Durability;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use parking_lot::Mutex;
 use std::time::Instant;
+
+/// Threads that sync dirty shards of one commit round in parallel.
+const SYNC_THREADS: usize = 16;
 
 #[derive(Default)]
 pub(crate) struct CommitQueue {
@@ -83,9 +87,28 @@ impl Inner {
             return;
         }
         self.sync_rounds.fetch_add(1, Ordering::Relaxed);
-        for (shard, job) in jobs {
-            let result = job.sync(&|| self.fault());
-            shard.finish_sync(job, result, self.settings.durability);
+        if jobs.len() <= 2 {
+            for (shard, job) in jobs {
+                let result = job.sync(&|| self.fault());
+                shard.finish_sync(job, result, self.settings.durability);
+            }
+            return;
         }
+        // Many dirty shards: sync them in parallel. Each fdatasync ends in a device cache flush,
+        // and the block layer merges flushes that are in flight together, so N files cost about
+        // as much as a few instead of N one after the other.
+        let jobs = Mutex::new(jobs);
+        let workers = jobs.lock().len().min(SYNC_THREADS);
+        std::thread::scope(|scope| {
+            for _ in 0..workers {
+                scope.spawn(|| loop {
+                    let Some((shard, job)) = jobs.lock().pop() else {
+                        return;
+                    };
+                    let result = job.sync(&|| self.fault());
+                    shard.finish_sync(job, result, self.settings.durability);
+                });
+            }
+        });
     }
 }

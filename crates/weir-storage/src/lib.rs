@@ -167,6 +167,9 @@ pub trait StreamStore: Send + Sync + 'static {
     /// map records the closure).
     fn seal(&self, shard: ShardKey) -> Result<u64>;
 
+    /// Reopens a sealed shard to appends (a reshard that failed before publishing its map).
+    fn unseal(&self, shard: ShardKey) -> Result<()>;
+
     /// Removes every shard of a stream incarnation, on disk and in memory.
     fn delete_stream(&self, stream: u64) -> Result<()>;
 

@@ -53,6 +53,11 @@ impl MemoryStore {
 }
 
 impl StreamStore for MemoryStore {
+    fn unseal(&self, key: ShardKey) -> Result<()> {
+        self.shard(key)?.lock().sealed = false;
+        Ok(())
+    }
+
     fn seal(&self, key: ShardKey) -> Result<u64> {
         let shard = self.shard(key)?;
         let mut s = shard.lock();

@@ -311,6 +311,8 @@ async fn seal_closes_a_shard_to_appends(h: &Harness) {
     assert_eq!(read_all(s, k, 0).len(), 3);
     assert_eq!(s.bounds(k).unwrap().end_offset, 3);
     assert!(matches!(s.seal(key(9, 9)), Err(Error::NoSuchShard(_))));
+    s.unseal(k).unwrap();
+    assert_eq!(put(s, k, &[b"d"]).await, 3);
 }
 
 macro_rules! suite {

@@ -264,9 +264,11 @@ impl StreamService {
                 Ok(())
             }
             Err(e) => {
-                // Nothing was published: the old map stands. Unseal cannot be undone in the
-                // store, so reopen by restart semantics: mark ACTIVE and report the failure.
+                // Nothing was published: the old map stands, so the parents take writes again.
                 tracing::error!(stream = %stream.name, error = %e, "reshard failed");
+                for &p in &plan.close {
+                    let _ = self.store().unseal(StreamService::shard_key(stream, p));
+                }
                 let _ = self.update_stream(stream, |m| {
                     m.status = StreamStatus::Active;
                     Ok(())

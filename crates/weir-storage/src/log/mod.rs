@@ -391,6 +391,11 @@ impl StreamStore for LocalLog {
         self.inner.shard(shard)?.seal()
     }
 
+    fn unseal(&self, shard: ShardKey) -> Result<()> {
+        self.inner.shard(shard)?.state.lock().sealed = false;
+        Ok(())
+    }
+
     fn delete_stream(&self, stream: u64) -> Result<()> {
         self.inner.delete_stream(stream)
     }

@@ -29,7 +29,10 @@ fn cbor_body() -> Vec<u8> {
     let records = (0..RECORDS)
         .map(|i| {
             C::Map(vec![
-                (C::Text("PartitionKey".into()), C::Text(format!("pk-{i:016x}"))),
+                (
+                    C::Text("PartitionKey".into()),
+                    C::Text(format!("pk-{i:016x}")),
+                ),
                 (C::Text("Data".into()), C::Bytes(vec![7u8; SIZE])),
             ])
         })
@@ -48,15 +51,11 @@ fn decode(c: &mut Criterion) {
     g.throughput(Throughput::Elements(RECORDS as u64));
     let json = json_body();
     g.bench_function("json_500x1KiB", |b| {
-        b.iter(|| {
-            codec::decode::<put_records::Input>(Encoding::Json, black_box(&json)).unwrap()
-        })
+        b.iter(|| codec::decode::<put_records::Input>(Encoding::Json, black_box(&json)).unwrap())
     });
     let cbor = cbor_body();
     g.bench_function("cbor_500x1KiB", |b| {
-        b.iter(|| {
-            codec::decode::<put_records::Input>(Encoding::Cbor, black_box(&cbor)).unwrap()
-        })
+        b.iter(|| codec::decode::<put_records::Input>(Encoding::Cbor, black_box(&cbor)).unwrap())
     });
     g.finish();
 }

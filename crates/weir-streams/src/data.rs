@@ -439,13 +439,16 @@ impl StreamService {
 /// How often a put follows a reshard to the new shard map before giving up.
 const REROUTE_ATTEMPTS: usize = 4;
 
+/// One shard's part of a PutRecords: its records in request order and their request positions.
+type ShardGroup<'a> = (u32, Vec<RecordIn<'a>>, Vec<usize>);
+
 /// Groups the records at `positions` by shard, keeping request order inside each group.
 fn group_by_shard<'a>(
     routing: &Routing,
     entries: &[PutEntry<'a>],
     positions: &[usize],
-) -> Result<Vec<(u32, Vec<RecordIn<'a>>, Vec<usize>)>> {
-    let mut groups: Vec<(u32, Vec<RecordIn<'a>>, Vec<usize>)> = Vec::new();
+) -> Result<Vec<ShardGroup<'a>>> {
+    let mut groups: Vec<ShardGroup<'a>> = Vec::new();
     // Shard index -> group; a linear search would cost records x shards on wide streams.
     let mut index: HashMap<u32, usize> = HashMap::new();
     for &i in positions {

@@ -76,19 +76,7 @@ async fn serve(config: ServeConfig) -> Result<()> {
     );
     let retention = streams.spawn_retention(RETENTION_EVERY);
     let autoscaler = streams.spawn_autoscaler();
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", config.listen))?;
-    let local = listener.local_addr()?;
-    eprintln!(
-        "weir {} listening on http://{local} (data: {}, durability: {:?}, region: {}, account: {}, throughput limits: {})",
-        env!("CARGO_PKG_VERSION"),
-        config.data_dir.display(),
-        config.durability,
-        config.region,
-        config.account_id,
-        if config.throughput_limits { "on" } else { "off" },
-    );
+    // TLS first: once the cleartext port answers, the TLS one does too.
     let tls = match config.tls_listen {
         None => None,
         Some(addr) => {
@@ -114,6 +102,19 @@ async fn serve(config: ServeConfig) -> Result<()> {
             Some((listener, acceptor))
         }
     };
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let local = listener.local_addr()?;
+    eprintln!(
+        "weir {} listening on http://{local} (data: {}, durability: {:?}, region: {}, account: {}, throughput limits: {})",
+        env!("CARGO_PKG_VERSION"),
+        config.data_dir.display(),
+        config.durability,
+        config.region,
+        config.account_id,
+        if config.throughput_limits { "on" } else { "off" },
+    );
     // One stop signal for every listener; open subscriptions end first so that their
     // long-lived responses do not hold the drain for the whole grace period.
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);

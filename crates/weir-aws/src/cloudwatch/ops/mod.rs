@@ -111,8 +111,12 @@ mod tests {
         )
         .unwrap();
         let Doc::Struct(top) = doc else { panic!() };
-        let Doc::List(results) = &top[0].1 else { panic!() };
-        let Doc::Struct(r) = &results[0] else { panic!() };
+        let Doc::List(results) = &top[0].1 else {
+            panic!()
+        };
+        let Doc::Struct(r) = &results[0] else {
+            panic!()
+        };
         assert_eq!(
             r[2].1,
             Doc::List(vec![Doc::Time(T0 + 60_000), Doc::Time(T0)])

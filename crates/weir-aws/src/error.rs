@@ -15,6 +15,7 @@ impl ApiError {
         let status = match code {
             "InternalFailureException" | "InternalFailure" => 500,
             "ServiceUnavailableException" => 503,
+            "RequestTimeoutException" => 408,
             "IncompleteSignatureException"
             | "InvalidSignatureException"
             | "UnrecognizedClientException" => 400,

@@ -7,10 +7,13 @@
 //! error types and wording ([`validate`]), before anything reaches a service; the mapping from
 //! service errors to wire errors lives in one place ([`error`]).
 
+pub mod admission;
 pub mod auth;
 pub mod cloudwatch;
 pub mod codec;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod eventstream;
 pub mod json_out;
 pub mod kinesis;

@@ -2,23 +2,26 @@
 //!
 //! Each request is handled in its own task, so a panic in an operation becomes a 500 for that
 //! request only, and a client that disconnects mid-request never cancels a write half-way.
+//! Connection and request-byte limits and the slow-client timeouts live in [`crate::admission`].
 
+use crate::admission::{self, Activity, Admission, BodyError, GuardedBody, Tracked};
 use crate::codec::{self, Encoding};
 use crate::error::ApiError;
 use crate::{auth, kinesis};
 use bytes::Bytes;
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::combinators::BoxBody;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
+use tracing::Instrument;
 use weir_core::limits::MAX_REQUEST_BODY_BYTES;
 use weir_streams::StreamService;
 
@@ -28,6 +31,8 @@ pub struct Router {
     pub max_body_bytes: usize,
     /// What the operations record and `/metrics` and CloudWatch read.
     pub metrics: Arc<crate::metering::Metrics>,
+    /// Connection, request-byte and timeout limits.
+    pub admission: Arc<Admission>,
 }
 
 impl Router {
@@ -36,7 +41,14 @@ impl Router {
             streams,
             max_body_bytes: MAX_REQUEST_BODY_BYTES,
             metrics: Arc::default(),
+            admission: Arc::new(Admission::new(admission::Limits::default())),
         }
+    }
+
+    /// The same router under other listener limits.
+    pub fn with_limits(mut self, limits: admission::Limits) -> Self {
+        self.admission = Arc::new(Admission::new(limits));
+        self
     }
 }
 
@@ -79,7 +91,19 @@ async fn accept_loop(
     grace: Duration,
 ) -> std::io::Result<()> {
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let builder = Arc::new(auto::Builder::new(TokioExecutor::new()));
+    let limits = router.admission.limits.clone();
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(admission::MAX_CONCURRENT_STREAMS)
+        .keep_alive_interval(Some(Duration::from_secs(20)))
+        .keep_alive_timeout(Duration::from_secs(20));
+    let builder = Arc::new(builder);
     tokio::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
@@ -93,20 +117,35 @@ async fn accept_loop(
             },
             _ = &mut shutdown => break,
         };
+        // Over the connection limit: close at once rather than let it wait unread.
+        let Some(slot) = router.admission.connection() else {
+            drop(stream);
+            continue;
+        };
         let _ = stream.set_nodelay(true);
-        let router = router.clone();
-        let service = service_fn(move |req| {
+        let activity = Activity::new();
+        let service = {
             let router = router.clone();
-            async move { Ok::<_, std::convert::Infallible>(handle(router, req, peer).await) }
-        });
+            let activity = activity.clone();
+            service_fn(move |req| {
+                let router = router.clone();
+                let guard = activity.begin();
+                async move {
+                    let resp = handle(router, req, peer).await;
+                    Ok::<_, std::convert::Infallible>(resp.map(|b| GuardedBody::new(b, guard)))
+                }
+            })
+        };
         let watcher = graceful.watcher();
         let builder = builder.clone();
+        let router = router.clone();
         match tls.clone() {
             None => {
-                let conn = builder.serve_connection(TokioIo::new(stream), service);
-                let conn = watcher.watch(conn.into_owned());
+                let io = TokioIo::new(Tracked::new(stream, activity.clone()));
+                let conn = watcher.watch(builder.serve_connection(io, service).into_owned());
                 tokio::spawn(async move {
-                    if let Err(e) = conn.await {
+                    let _slot = slot;
+                    if let Err(e) = until_idle(conn, &activity, &router).await {
                         tracing::debug!(error = %e, %peer, "connection ended with an error");
                     }
                 });
@@ -115,6 +154,7 @@ async fn accept_loop(
                 // The handshake runs in the connection's task: a slow client never holds up
                 // the accept loop.
                 tokio::spawn(async move {
+                    let _slot = slot;
                     let tls = match tokio::time::timeout(
                         crate::tls::HANDSHAKE_TIMEOUT,
                         acceptor.accept(stream),
@@ -131,8 +171,9 @@ async fn accept_loop(
                             return;
                         }
                     };
-                    let conn = builder.serve_connection(TokioIo::new(tls), service);
-                    if let Err(e) = watcher.watch(conn.into_owned()).await {
+                    let io = TokioIo::new(Tracked::new(tls, activity.clone()));
+                    let conn = watcher.watch(builder.serve_connection(io, service).into_owned());
+                    if let Err(e) = until_idle(conn, &activity, &router).await {
                         tracing::debug!(error = %e, %peer, "TLS connection ended with an error");
                     }
                 });
@@ -149,9 +190,38 @@ async fn accept_loop(
     Ok(())
 }
 
-async fn handle(router: Arc<Router>, req: Request<Incoming>, _peer: SocketAddr) -> Response<Body> {
+/// Drives a connection until it ends, or closes it once it has sat idle past its limit (see
+/// [`Activity::expired`]).
+async fn until_idle<F, E>(conn: F, activity: &Activity, router: &Router) -> Result<(), E>
+where
+    F: Future<Output = Result<(), E>>,
+{
+    let limits = &router.admission.limits;
+    let tick = (limits.header_timeout.min(limits.idle_timeout) / 4)
+        .clamp(Duration::from_millis(10), Duration::from_secs(1));
+    tokio::pin!(conn);
+    loop {
+        tokio::select! {
+            r = &mut conn => return r,
+            _ = tokio::time::sleep(tick) => {
+                if activity.expired(limits) {
+                    router
+                        .admission
+                        .counters
+                        .connections_idle_closed
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    tracing::debug!("closing an idle connection");
+                    return Ok(());
+                }
+            }
+        }
+    }
+}
+
+async fn handle(router: Arc<Router>, req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
     let request_id = uuid::Uuid::new_v4().to_string();
-    let mut resp = route(router, req).await;
+    let span = tracing::info_span!("request", request_id = %request_id, %peer);
+    let mut resp = route(router, req).instrument(span).await;
     let h = resp.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         h.insert("x-amzn-requestid", v);
@@ -161,11 +231,23 @@ async fn handle(router: Arc<Router>, req: Request<Incoming>, _peer: SocketAddr) 
 
 async fn route(router: Arc<Router>, req: Request<Incoming>) -> Response<Body> {
     let path = req.uri().path();
-    if req.method() == Method::GET && (path == "/health" || path == "/ready") {
+    if req.method() == Method::GET && path == "/health" {
         return plain(StatusCode::OK, "text/plain", "ok\n");
     }
+    // Listening at all means recovery is done; ready also means writes are accepted.
+    if req.method() == Method::GET && path == "/ready" {
+        return match router.streams.store().write_health().refusing {
+            None => plain(StatusCode::OK, "text/plain", "ok\n"),
+            Some(_) => plain(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "text/plain",
+                "refusing writes: low disk space\n",
+            ),
+        };
+    }
     if req.method() == Method::GET && path == "/metrics" {
-        let text = router.metrics.prometheus_text(&router.streams);
+        let mut text = router.metrics.prometheus_text(&router.streams);
+        crate::admission::render_metrics(&mut text, &router);
         let mut resp = Response::new(full(text));
         resp.headers_mut().insert(
             http::header::CONTENT_TYPE,
@@ -210,15 +292,30 @@ async fn route(router: Arc<Router>, req: Request<Incoming>) -> Response<Body> {
         return too_large(enc, router.max_body_bytes);
     }
     let (parts, body) = req.into_parts();
-    let body = match Limited::new(body, router.max_body_bytes).collect().await {
-        Ok(b) => b.to_bytes(),
-        Err(e) => {
-            if e.downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some()
-            {
-                return too_large(enc, router.max_body_bytes);
-            }
-            return error_response(enc, &ApiError::serialization(""));
+    let data_op = target.as_deref().is_some_and(|t| {
+        t.ends_with(".PutRecord")
+            || t.ends_with(".PutRecords")
+            || t.ends_with(".GetRecords")
+            || t.ends_with(".SubscribeToShard")
+    });
+    // Held until the answer is built: the body's bytes count as in flight until then.
+    let (body, _inflight) = match router
+        .admission
+        .read_body(body, declared_len, router.max_body_bytes, data_op)
+        .await
+    {
+        Ok(b) => b,
+        Err(BodyError::TooLarge) => return too_large(enc, router.max_body_bytes),
+        Err(BodyError::Malformed) => return error_response(enc, &ApiError::serialization("")),
+        Err(BodyError::Throttled(e)) => return error_response(enc, &e),
+        Err(BodyError::Timeout(d)) => {
+            return error_response(
+                enc,
+                &ApiError::new(
+                    "RequestTimeoutException",
+                    format!("The request body was not received within {} ms.", d.as_millis()),
+                ),
+            )
         }
     };
     let op = match target.as_deref().and_then(|t| t.split_once('.')) {
@@ -240,9 +337,12 @@ async fn route(router: Arc<Router>, req: Request<Incoming>) -> Response<Body> {
     // Run the operation in its own task: a panic becomes a 500 and a vanished client does not
     // cancel it half-way.
     let recorder = router.metrics.clone();
-    let task = tokio::spawn(crate::metering::scope(recorder, async move {
-        kinesis::dispatch(&router.streams, &op, enc, &body).await
-    }));
+    let task = tokio::spawn(
+        crate::metering::scope(recorder, async move {
+            kinesis::dispatch(&router.streams, &op, enc, &body).await
+        })
+        .in_current_span(),
+    );
     match task.await {
         Ok(Ok(bytes)) => {
             let mut resp = Response::new(full(bytes));

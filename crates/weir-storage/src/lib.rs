@@ -16,6 +16,8 @@
 //! assigned by the store from its [`Clock`](weir_core::Clock) and never decrease within a shard.
 
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod log;
 pub mod memory;
 pub mod metadata;
@@ -178,4 +180,10 @@ pub trait StreamStore: Send + Sync + 'static {
 
     /// Makes everything written so far durable (used at shutdown).
     fn sync_all(&self) -> Result<()>;
+
+    /// Whether appends are accepted right now and how many were refused or failed (a full
+    /// disk, I/O errors). Engines without a disk are always healthy.
+    fn write_health(&self) -> log::WriteHealth {
+        log::WriteHealth::default()
+    }
 }

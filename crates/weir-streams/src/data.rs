@@ -206,7 +206,8 @@ impl StreamService {
         }
         for (shard, appended, positions) in waits {
             if let Err(e) = appended.durable.wait().await {
-                tracing::error!(stream = %stream.name, shard, error = %e, "commit failed");
+                // Logged once per failure episode by the store.
+                tracing::debug!(stream = %stream.name, shard, error = %e, "commit failed");
                 continue;
             }
             for (k, pos) in positions.into_iter().enumerate() {
@@ -269,6 +270,9 @@ impl StreamService {
                 waits.push((shard, appended, positions));
             }
             Err(weir_storage::Error::Sealed(_)) => rerouted.extend(positions),
+            Err(e @ weir_storage::Error::Io(_)) => {
+                tracing::debug!(stream = %stream.name, shard, error = %e, "append failed");
+            }
             Err(e) => {
                 tracing::error!(stream = %stream.name, shard, error = %e, "append failed");
             }

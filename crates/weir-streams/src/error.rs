@@ -30,7 +30,12 @@ pub enum Error {
 
 impl From<weir_storage::Error> for Error {
     fn from(e: weir_storage::Error) -> Self {
-        tracing::error!(error = %e, "storage error");
+        // I/O trouble (a full or failing disk) is logged once per episode by the store.
+        if matches!(e, weir_storage::Error::Io(_)) {
+            tracing::debug!(error = %e, "storage error");
+        } else {
+            tracing::error!(error = %e, "storage error");
+        }
         Error::Internal(format!("Internal service failure: {e}"))
     }
 }

@@ -61,6 +61,29 @@ pub struct ServeArgs {
     /// PEM private key of --tls-cert.
     #[arg(long, env = "WEIR_TLS_KEY", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+    /// Refuse writes (with a retryable 500) while the data directory's file system has fewer
+    /// bytes free, so that metadata and recovery keep room; 0 turns the check off.
+    /// [default: 268435456 (256 MiB)]
+    #[arg(long, env = "WEIR_MIN_FREE_BYTES")]
+    pub min_free_bytes: Option<u64>,
+    /// Connections served at once; one more is accepted and closed at once. [default: 4096]
+    #[arg(long, env = "WEIR_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
+    /// Request body bytes held in memory across all requests; a request that cannot get its
+    /// bytes within a second gets a throttling error. [default: 536870912 (512 MiB)]
+    #[arg(long, env = "WEIR_MAX_INFLIGHT_BYTES")]
+    pub max_inflight_bytes: Option<usize>,
+    /// A client must send a request's headers within this many milliseconds; HTTP/1
+    /// connections idle between requests are closed after it too. [default: 10000]
+    #[arg(long, env = "WEIR_HEADER_TIMEOUT_MS")]
+    pub header_timeout_ms: Option<u64>,
+    /// A client must send a whole request body within this many milliseconds. [default: 30000]
+    #[arg(long, env = "WEIR_BODY_TIMEOUT_MS")]
+    pub body_timeout_ms: Option<u64>,
+    /// A connection with nothing in flight and no bytes moving for this many milliseconds is
+    /// closed (HTTP/2 keep-alive). [default: 60000]
+    #[arg(long, env = "WEIR_IDLE_TIMEOUT_MS")]
+    pub idle_timeout_ms: Option<u64>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -90,6 +113,18 @@ struct FileConfig {
     tls_cert: Option<PathBuf>,
     #[serde(alias = "tls-key")]
     tls_key: Option<PathBuf>,
+    #[serde(alias = "min-free-bytes")]
+    min_free_bytes: Option<u64>,
+    #[serde(alias = "max-connections")]
+    max_connections: Option<usize>,
+    #[serde(alias = "max-inflight-bytes")]
+    max_inflight_bytes: Option<usize>,
+    #[serde(alias = "header-timeout-ms")]
+    header_timeout_ms: Option<u64>,
+    #[serde(alias = "body-timeout-ms")]
+    body_timeout_ms: Option<u64>,
+    #[serde(alias = "idle-timeout-ms")]
+    idle_timeout_ms: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,6 +149,8 @@ pub struct ServeConfig {
     pub tls_listen: Option<SocketAddr>,
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
+    pub min_free_bytes: u64,
+    pub limits: weir_aws::admission::Limits,
 }
 
 impl ServeConfig {
@@ -196,7 +233,51 @@ impl ServeConfig {
         if tls_cert.is_some() != tls_key.is_some() {
             bail!("--tls-cert and --tls-key go together: give both or neither");
         }
+        let defaults = weir_aws::admission::Limits::default();
+        let positive_ms = |flag: &str, v: Option<u64>, default: Duration| -> Result<Duration> {
+            match v {
+                None => Ok(default),
+                Some(0) => bail!("--{flag}: must be greater than 0"),
+                Some(ms) => Ok(Duration::from_millis(ms)),
+            }
+        };
+        let max_connections = args
+            .max_connections
+            .or(file.max_connections)
+            .unwrap_or(defaults.max_connections);
+        let max_inflight_bytes = args
+            .max_inflight_bytes
+            .or(file.max_inflight_bytes)
+            .unwrap_or(defaults.max_inflight_bytes);
+        if max_connections == 0 || max_inflight_bytes == 0 {
+            bail!("--max-connections and --max-inflight-bytes must be greater than 0");
+        }
+        let limits = weir_aws::admission::Limits {
+            header_timeout: positive_ms(
+                "header-timeout-ms",
+                args.header_timeout_ms.or(file.header_timeout_ms),
+                defaults.header_timeout,
+            )?,
+            body_timeout: positive_ms(
+                "body-timeout-ms",
+                args.body_timeout_ms.or(file.body_timeout_ms),
+                defaults.body_timeout,
+            )?,
+            idle_timeout: positive_ms(
+                "idle-timeout-ms",
+                args.idle_timeout_ms.or(file.idle_timeout_ms),
+                defaults.idle_timeout,
+            )?,
+            max_connections,
+            max_inflight_bytes,
+            ..defaults
+        };
         Ok(Self {
+            min_free_bytes: args
+                .min_free_bytes
+                .or(file.min_free_bytes)
+                .unwrap_or(DEFAULT_MIN_FREE_BYTES),
+            limits,
             subscription_lifetime: Duration::from_millis(subscription_lifetime_ms),
             tls_listen,
             tls_cert,
@@ -223,6 +304,9 @@ impl ServeConfig {
         })
     }
 }
+
+/// Free space below which writes are refused: room for metadata, segment indexes and recovery.
+pub const DEFAULT_MIN_FREE_BYTES: u64 = 256 << 20;
 
 pub fn parse_durability(s: &str) -> Result<Durability> {
     match s {

@@ -43,6 +43,7 @@ async fn serve(config: ServeConfig) -> Result<()> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let (log, recovery) = LocalLog::open(&dir.streams_dir(), config.durability, clock.clone())
         .context("cannot open the record store")?;
+    log.set_min_free_bytes(config.min_free_bytes);
     let store: Arc<dyn StreamStore> = Arc::new(log);
     let meta = Arc::new(
         RedbMetadata::open(&dir.metadata_path()).context("cannot open the metadata store")?,
@@ -127,7 +128,7 @@ async fn serve(config: ServeConfig) -> Result<()> {
         on_signal.end_subscriptions();
         let _ = stop_tx.send(true);
     });
-    let router = Arc::new(weir_aws::Router::new(streams));
+    let router = Arc::new(weir_aws::Router::new(streams).with_limits(config.limits.clone()));
     let tls_task = tls.map(|(listener, acceptor)| {
         tokio::spawn(weir_aws::serve_tls(
             listener,

@@ -90,6 +90,7 @@ impl Inner {
         if jobs.len() <= 2 {
             for (shard, job) in jobs {
                 let result = job.sync(&|| self.fault());
+                self.note_sync(&result);
                 shard.finish_sync(job, result, self.settings.durability);
             }
             return;
@@ -106,6 +107,7 @@ impl Inner {
                         return;
                     };
                     let result = job.sync(&|| self.fault());
+                    self.note_sync(&result);
                     shard.finish_sync(job, result, self.settings.durability);
                 });
             }

@@ -38,6 +38,7 @@
 
 mod batch;
 mod commit;
+mod health;
 mod recovery;
 mod segment;
 mod shard;
@@ -47,6 +48,8 @@ use crate::{
     ShardKey, StreamStore,
 };
 use commit::CommitQueue;
+use health::{FaultLog, SpaceGuard};
+pub use health::{WriteHealth, SPACE_CHECK_EVERY_MS};
 use parking_lot::{Condvar, Mutex, RwLock};
 use segment::Segment;
 use shard::Shard;
@@ -101,6 +104,8 @@ pub(crate) struct Inner {
     closed: AtomicBool,
     sync_rounds: AtomicU64,
     fail_syncs: AtomicU32,
+    faults: FaultLog,
+    space: SpaceGuard,
 }
 
 thread_local! {
@@ -164,6 +169,8 @@ impl LocalLog {
             closed: AtomicBool::new(false),
             sync_rounds: AtomicU64::new(0),
             fail_syncs: AtomicU32::new(0),
+            faults: FaultLog::default(),
+            space: SpaceGuard::new(dir.to_path_buf()),
         });
         let committer = if durability == Durability::None {
             inner.queue.lock().exited = true;
@@ -189,6 +196,12 @@ impl LocalLog {
     /// Rounds of syncs the commit thread has run (each covers every shard queued at its start).
     pub fn sync_rounds(&self) -> u64 {
         self.inner.sync_rounds.load(Ordering::Relaxed)
+    }
+
+    /// Refuse appends (with a retryable error) while the data file system has fewer than
+    /// `bytes` available, so that metadata and recovery keep room; 0 turns the guard off.
+    pub fn set_min_free_bytes(&self, bytes: u64) {
+        self.inner.space.set_min_free(bytes);
     }
 
     pub fn dir(&self) -> &Path {
@@ -286,15 +299,47 @@ impl Inner {
             return Err(Error::Closed);
         }
         let shard = self.shard(key)?;
+        if let Err(msg) = self.space.check() {
+            self.faults.failure(true, &msg);
+            return Err(Error::Io(io::Error::new(io::ErrorKind::StorageFull, msg)));
+        }
         let now = self.clock.now_millis();
         with_encode_buf(|buf| {
             let mut enc = batch::encode_payload(buf, records).map_err(Error::Invalid)?;
-            let (appended, enqueue) = shard.append(&self.settings, now, &mut enc)?;
+            let (appended, enqueue) = match shard.append(&self.settings, now, &mut enc) {
+                Ok(a) => a,
+                Err(e) => {
+                    if let Error::Io(io) = &e {
+                        self.faults.failure(false, io);
+                    }
+                    return Err(e);
+                }
+            };
+            if self.settings.durability == Durability::None {
+                self.faults.success();
+            }
             if enqueue {
                 self.enqueue(&shard);
             }
             Ok(appended)
         })
+    }
+
+    /// Notes the outcome of one shard's sync for the fault log.
+    pub(crate) fn note_sync(&self, result: &io::Result<()>) {
+        match result {
+            Ok(()) => self.faults.success(),
+            Err(e) => self.faults.failure(false, e),
+        }
+    }
+
+    fn write_health(&self) -> WriteHealth {
+        WriteHealth {
+            refusing: self.space.check().err(),
+            low_space_refusals: self.faults.low_space_refusals.load(Ordering::Relaxed),
+            write_failures: self.faults.write_failures.load(Ordering::Relaxed),
+            free_bytes: self.space.last_free(),
+        }
     }
 
     fn delete_stream(&self, stream: u64) -> Result<()> {
@@ -339,6 +384,7 @@ impl Inner {
         for s in shards {
             if let Some(job) = s.begin_sync() {
                 let r = job.sync(&|| Ok(()));
+                self.note_sync(&r);
                 if let Err(e) = &r {
                     first_err
                         .get_or_insert_with(|| Error::Io(io::Error::new(e.kind(), e.to_string())));
@@ -409,4 +455,21 @@ impl StreamStore for LocalLog {
     fn sync_all(&self) -> Result<()> {
         self.inner.sync_all()
     }
+
+    fn write_health(&self) -> WriteHealth {
+        self.inner.write_health()
+    }
+}
+
+/// For the fuzz targets: decodes one batch from arbitrary bytes; returns its record count and
+/// its records.
+#[doc(hidden)]
+pub fn fuzz_decode_batch(data: &[u8], fix_crc: bool) -> Result<(u64, Vec<crate::StoredRecord>)> {
+    let mut raw = data.to_vec();
+    if fix_crc {
+        batch::fix_crc(&mut raw);
+    }
+    batch::decode_batch(&bytes::Bytes::from(raw))
+        .map(|(h, records)| (h.record_count as u64, records))
+        .map_err(|e| Error::Invalid(format!("{e:?}")))
 }

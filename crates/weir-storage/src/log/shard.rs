@@ -53,9 +53,19 @@ pub(crate) struct ShardState {
     pub deleted: bool,
     /// Closed to appends by resharding (not persisted: the shard map records it).
     pub sealed: bool,
-    poisoned: Option<String>,
+    /// Set when a failed write or sync could not be cut off the file again; appends are refused
+    /// until a later append manages the cut (see [`Shard::heal`]).
+    poisoned: Option<Poison>,
     /// Bumped by every roll-back, so that a sync taken before it cannot publish truncated bytes.
     epoch: u64,
+}
+
+/// Why a shard refuses appends, and what cut makes it whole again.
+struct Poison {
+    reason: String,
+    /// Cut back to the durable end (a failed sync) rather than to the end of the last whole
+    /// batch (a failed write).
+    to_durable: bool,
 }
 
 /// What one commit round syncs for a shard.
@@ -131,8 +141,8 @@ impl Shard {
         if st.sealed {
             return Err(Error::Sealed(self.key));
         }
-        if let Some(p) = &st.poisoned {
-            return Err(Error::Io(io::Error::other(p.clone())));
+        if st.poisoned.is_some() {
+            self.heal(&mut st)?;
         }
         let millis = st.last_millis.map_or(now, |l| l.max(now));
         let batch_len = enc.buf.len() as u64;
@@ -151,8 +161,14 @@ impl Shard {
         let base = st.next_offset;
         enc.seal(base, millis);
         if let Err(e) = active.file.write_all_at(enc.buf, pos) {
-            // Best effort: drop a partial write so the file ends at the last whole batch.
-            let _ = active.file.set_len(pos);
+            // Drop a partial write so the file ends at the last whole batch; if even that fails
+            // (a full or failing disk), refuse appends until a later one manages it.
+            if let Err(te) = active.file.set_len(pos) {
+                st.poisoned = Some(Poison {
+                    reason: format!("shard {:?} is unwritable: a write failed ({e}) and cutting it off failed ({te})", self.key),
+                    to_durable: false,
+                });
+            }
             return Err(io_err(&e, "writing a batch"));
         }
         let h = BatchHeader {
@@ -257,7 +273,8 @@ impl Shard {
     pub fn begin_sync(&self) -> Option<SyncJob> {
         let mut st = self.state.lock();
         st.queued = false;
-        if st.deleted || st.unsynced.is_empty() {
+        // A poisoned shard holds bytes whose appends already failed: never make them durable.
+        if st.deleted || st.poisoned.is_some() || st.unsynced.is_empty() {
             return None;
         }
         let active = st.segments.last()?;
@@ -285,7 +302,8 @@ impl Shard {
             }
             Ok(()) => {}
             Err(e) => {
-                tracing::error!(shard = ?self.key, error = %e, "fdatasync failed");
+                // Logged once per failure episode by the caller (see `health::FaultLog`).
+                tracing::debug!(shard = ?self.key, error = %e, "fdatasync failed");
                 if durability == Durability::Fsync && job.target_end > st.durable_end {
                     self.roll_back(&mut st, &e);
                 }
@@ -300,14 +318,48 @@ impl Shard {
         for p in st.pending.drain(..) {
             let _ = p.tx.send(Err(io_err(e, "fdatasync failed")));
         }
+        if let Err(te) = self.cut_to_durable(st) {
+            st.poisoned = Some(Poison {
+                reason: format!("shard {:?} is unwritable: fdatasync failed ({e}) and cutting the unsynced bytes off failed ({te})", self.key),
+                to_durable: true,
+            });
+        }
+    }
+
+    /// Tries again the cut that poisoned the shard; the shard takes appends again once it
+    /// succeeds (typically when the disk has room again or the fault has passed).
+    fn heal(&self, st: &mut ShardState) -> Result<()> {
+        let Some(p) = st.poisoned.take() else {
+            return Ok(());
+        };
+        let healed = if p.to_durable {
+            self.cut_to_durable(st)
+        } else {
+            match st.segments.last() {
+                Some(active) => active.file.set_len(active.meta.read().len),
+                None => Ok(()),
+            }
+        };
+        match healed {
+            Ok(()) => {
+                tracing::warn!(shard = ?self.key, "shard writable again: its tail was cut back to the last whole batch");
+                Ok(())
+            }
+            Err(e) => {
+                let err = Error::Io(io::Error::new(e.kind(), p.reason.clone()));
+                st.poisoned = Some(p);
+                Err(err)
+            }
+        }
+    }
+
+    /// Cuts the active segment back to its durable length and forgets what lay beyond it.
+    fn cut_to_durable(&self, st: &mut ShardState) -> io::Result<()> {
         let Some(active) = st.segments.last().cloned() else {
-            return;
+            return Ok(());
         };
         let keep = st.durable_pos;
-        if let Err(te) = active.file.set_len(keep) {
-            st.poisoned = Some(format!("shard {:?} is unwritable until restart: fdatasync failed ({e}) and truncation failed ({te})", self.key));
-            return;
-        }
+        active.file.set_len(keep)?;
         let mut m = active.meta.write();
         m.len = keep;
         m.end_offset = st.durable_end;
@@ -322,6 +374,7 @@ impl Shard {
         drop(m);
         st.next_offset = st.durable_end;
         st.unsynced.clear();
+        Ok(())
     }
 
     /// Fails the waiters of a deleted shard.

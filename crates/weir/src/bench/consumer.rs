@@ -1,8 +1,8 @@
 //! Consumers: one GetRecords polling loop per shard, from LATEST, chaining NextShardIterator.
 
 use super::client::Kinesis;
-use super::producer::Samples;
 use super::report::Stats;
+use super::samples::Samples;
 use super::BenchArgs;
 use bytes::Bytes;
 use serde::Deserialize;
@@ -24,6 +24,8 @@ struct Record<'a> {
     seq: &'a str,
     #[serde(rename = "Data", borrow)]
     data: &'a str,
+    #[serde(rename = "PartitionKey", borrow)]
+    partition_key: &'a str,
 }
 
 pub async fn run(
@@ -73,8 +75,10 @@ pub async fn run(
         for r in &out.records {
             // base64 length → decoded length, without decoding.
             data_bytes += (r.data.len() / 4 * 3) as u64;
-            if let Some(at) = samples.take(r.seq) {
-                stats.put_to_get(now - at);
+            if samples.is_candidate(r.partition_key) {
+                if let Some(d) = samples.read(r.seq, now) {
+                    stats.put_to_get(d);
+                }
             }
         }
         stats.got(out.records.len() as u64, data_bytes, latency);

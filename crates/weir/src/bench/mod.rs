@@ -4,12 +4,15 @@
 //! are encoded once up front (a rotating set, so partition keys still spread over the shards),
 //! responses are parsed into borrowed structs that skip record data, connections are pooled
 //! keep-alive HTTP/1.1, and put→get latency is measured on one sampled record per call (the
-//! producer notes its sequence number and send time; the consumer looks it up when it reads it).
+//! producer notes its sequence number and send time, the consumer its read time; whichever
+//! comes second completes the sample, see `samples`). The report gives the bench's own CPU
+//! next to the server's, so a run where the bench competed for the CPU shows it.
 
 mod client;
 mod consumer;
 mod producer;
 mod report;
+mod samples;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
@@ -99,7 +102,8 @@ async fn run_async(args: BenchArgs) -> Result<()> {
         .context("cannot create or find the stream")?;
     let stats = Arc::new(report::Stats::default());
     let stop = Arc::new(AtomicBool::new(false));
-    let samples = Arc::new(producer::Samples::default());
+    let bodies = producer::encode_bodies(&args);
+    let samples = Arc::new(samples::Samples::new(bodies.sample_keys));
     let mut tasks = Vec::new();
     if args.consume {
         for shard in &shard_ids {
@@ -115,7 +119,7 @@ async fn run_async(args: BenchArgs) -> Result<()> {
         // Let consumers take their LATEST iterators before anything is written.
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
-    let bodies = Arc::new(producer::encode_bodies(&args));
+    let bodies = Arc::new(bodies.bodies);
     for i in 0..args.producers {
         tasks.push(tokio::spawn(producer::run(
             client.clone(),

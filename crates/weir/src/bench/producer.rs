@@ -3,35 +3,25 @@
 
 use super::client::Kinesis;
 use super::report::Stats;
+use super::samples::Samples;
 use super::BenchArgs;
 use bytes::Bytes;
-use parking_lot::Mutex;
 use serde::Deserialize;
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Send times of sampled records, by sequence number, for put→get latency.
-#[derive(Default)]
-pub struct Samples(Mutex<HashMap<String, Instant>>);
-
-impl Samples {
-    pub fn insert(&self, seq: String, at: Instant) {
-        let mut m = self.0.lock();
-        if m.len() < 1_000_000 {
-            m.insert(seq, at);
-        }
-    }
-    pub fn take(&self, seq: &str) -> Option<Instant> {
-        self.0.lock().remove(seq)
-    }
-}
-
 const BODIES: usize = 32;
 
-/// A rotating set of request bodies, encoded once.
-pub fn encode_bodies(args: &BenchArgs) -> Vec<Bytes> {
+/// A rotating set of request bodies, encoded once, and the partition keys of their first
+/// records (the records sampled for put→get latency).
+pub struct Bodies {
+    pub bodies: Vec<Bytes>,
+    pub sample_keys: HashSet<String>,
+}
+
+pub fn encode_bodies(args: &BenchArgs) -> Bodies {
     let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
     let mut next = move || {
         seed ^= seed << 13;
@@ -41,7 +31,8 @@ pub fn encode_bodies(args: &BenchArgs) -> Vec<Bytes> {
     };
     let data: Vec<u8> = (0..args.record_size).map(|i| (i % 251) as u8).collect();
     let data_b64 = base64_simd::STANDARD.encode_to_string(&data);
-    (0..BODIES)
+    let mut sample_keys = HashSet::new();
+    let bodies = (0..BODIES)
         .map(|_| {
             let key = |n: u64| {
                 if args.keys == "hot" {
@@ -50,12 +41,12 @@ pub fn encode_bodies(args: &BenchArgs) -> Vec<Bytes> {
                     format!("pk-{n:016x}")
                 }
             };
+            let first = key(next());
+            sample_keys.insert(first.clone());
             let body = if args.api == "put-record" {
                 format!(
                     r#"{{"StreamName":"{}","PartitionKey":"{}","Data":"{}"}}"#,
-                    args.stream,
-                    key(next()),
-                    data_b64
+                    args.stream, first, data_b64
                 )
             } else {
                 let mut s = format!(r#"{{"StreamName":"{}","Records":["#, args.stream);
@@ -63,18 +54,19 @@ pub fn encode_bodies(args: &BenchArgs) -> Vec<Bytes> {
                     if i > 0 {
                         s.push(',');
                     }
-                    s.push_str(&format!(
-                        r#"{{"PartitionKey":"{}","Data":"{}"}}"#,
-                        key(next()),
-                        data_b64
-                    ));
+                    let k = if i == 0 { first.clone() } else { key(next()) };
+                    s.push_str(&format!(r#"{{"PartitionKey":"{k}","Data":"{data_b64}"}}"#));
                 }
                 s.push_str("]}");
                 s
             };
             Bytes::from(body)
         })
-        .collect()
+        .collect();
+    Bodies {
+        bodies,
+        sample_keys,
+    }
 }
 
 #[derive(Deserialize)]
@@ -157,8 +149,8 @@ pub async fn run(
                     }
                 };
                 if args.consume {
-                    if let Some(seq) = first_seq {
-                        samples.insert(seq, sent);
+                    if let Some(d) = first_seq.and_then(|seq| samples.sent(seq, sent)) {
+                        stats.put_to_get(d);
                     }
                 }
                 stats.put_ok(ok, ok * args.record_size as u64, failed, latency);

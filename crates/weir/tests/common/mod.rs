@@ -64,6 +64,35 @@ impl Server {
         server
     }
 
+    /// Like [`Server::start_with`], but `prepare` runs on the (not yet created) data directory
+    /// path first, e.g. to mount a file system there.
+    pub fn start_prepared(extra: &[&str], prepare: impl FnOnce(&Path)) -> Server {
+        let root = tempfile::Builder::new()
+            .prefix("weir-it-")
+            .tempdir()
+            .expect("create temp dir");
+        let mut server = Server {
+            child: None,
+            addr: SocketAddr::from(([127, 0, 0, 1], free_port())),
+            root,
+            extra_args: extra.iter().map(|s| s.to_string()).collect(),
+            starts: 0,
+        };
+        prepare(&server.data_dir());
+        server.spawn();
+        server
+    }
+
+    /// Hands the running process to the caller (who then signals and reaps it).
+    pub fn take_child(&mut self) -> Child {
+        self.child.take().expect("server not running")
+    }
+
+    /// Starts the server again after the caller reaped it (see [`Server::take_child`]).
+    pub fn start_again(&mut self) {
+        self.spawn();
+    }
+
     pub fn data_dir(&self) -> PathBuf {
         self.root.path().join("data")
     }

@@ -1,0 +1,44 @@
+//! Replays the fuzz targets' seed corpus and every saved regression input (fuzz/corpus/<target>/
+//! and fuzz/regressions/<target>/) through the same entry points `scripts/fuzz` fuzzes, so a
+//! crash found once stays fixed.
+
+use std::path::{Path, PathBuf};
+
+fn inputs(target: &str) -> Vec<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz");
+    let mut files = Vec::new();
+    for dir in ["corpus", "regressions"] {
+        if let Ok(entries) = std::fs::read_dir(root.join(dir).join(target)) {
+            files.extend(entries.flatten().map(|e| e.path()).filter(|p| p.is_file()));
+        }
+    }
+    files.sort();
+    files
+}
+
+fn replay(target: &str, run: fn(&[u8])) {
+    let files = inputs(target);
+    assert!(!files.is_empty(), "no corpus for {target}");
+    for f in files {
+        let data = std::fs::read(&f).unwrap();
+        // Also every prefix of each seed: truncation is the commonest corruption.
+        for cut in [data.len(), data.len() / 2, data.len().saturating_sub(1), 3] {
+            run(&data[..cut.min(data.len())]);
+        }
+    }
+}
+
+#[test]
+fn kinesis_requests() {
+    replay("kinesis", weir_aws::fuzzing::kinesis);
+}
+
+#[test]
+fn eventstream_messages() {
+    replay("eventstream", weir_aws::fuzzing::eventstream);
+}
+
+#[test]
+fn segment_batches() {
+    replay("segment_batch", weir_storage::fuzzing::batch);
+}

@@ -1,0 +1,163 @@
+//! Write health: the low-space guard and the once-per-episode fault log.
+//!
+//! A full disk or a failing device makes *every* write fail, often thousands a second. The
+//! operator needs one line when it starts, one when it ends, and a counter in between — not a
+//! log line per request. [`FaultLog`] keeps that state: the first failure of an episode is logged
+//! at `error`, later ones are only counted, and the first success after it logs the end with the
+//! number of failures in between.
+//!
+//! [`SpaceGuard`] refuses appends while the data directory's file system has less than
+//! `min_free_bytes` available, so that the metadata store, segment rolls and start-up recovery
+//! always have room. It asks `statvfs` at most every [`SPACE_CHECK_EVERY_MS`] ms; between checks
+//! it answers from the cached figure, so the append path pays an atomic load.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Instant;
+
+/// How long a `statvfs` answer is reused.
+pub const SPACE_CHECK_EVERY_MS: u64 = 100;
+
+/// Counters of refused and failed writes, for `/metrics` and `/ready`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WriteHealth {
+    /// Why writes are refused right now (low space), if they are.
+    pub refusing: Option<String>,
+    /// Appends refused because free space was below the threshold.
+    pub low_space_refusals: u64,
+    /// Appends (or syncs) that failed with an I/O error: ENOSPC, EIO, ...
+    pub write_failures: u64,
+    /// Available bytes on the data file system at the last check (`None`: unknown/unchecked).
+    pub free_bytes: Option<u64>,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct FaultLog {
+    failing: AtomicBool,
+    in_episode: AtomicU64,
+    pub low_space_refusals: AtomicU64,
+    pub write_failures: AtomicU64,
+}
+
+impl FaultLog {
+    /// A write failed (`low_space`: refused by the guard rather than failed by the disk).
+    pub fn failure(&self, low_space: bool, what: &dyn std::fmt::Display) {
+        if low_space {
+            self.low_space_refusals.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.write_failures.fetch_add(1, Ordering::Relaxed);
+        }
+        self.in_episode.fetch_add(1, Ordering::Relaxed);
+        if !self.failing.swap(true, Ordering::AcqRel) {
+            tracing::error!(error = %what, "writes are failing; they are refused with a retryable error, and further failures are counted (weir_storage_write_failures_total) rather than logged until a write succeeds again");
+        }
+    }
+
+    /// A write was made durable.
+    pub fn success(&self) {
+        if self.failing.load(Ordering::Relaxed) && self.failing.swap(false, Ordering::AcqRel) {
+            let n = self.in_episode.swap(0, Ordering::Relaxed);
+            tracing::warn!(
+                failed_writes = n,
+                "writes succeed again after a failure episode"
+            );
+        }
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct SpaceGuard {
+    dir: PathBuf,
+    min_free: AtomicU64,
+    started: Instant,
+    /// Milliseconds since `started` (+1) of the last check; 0: never checked.
+    checked_at: AtomicU64,
+    free: AtomicU64,
+}
+
+impl SpaceGuard {
+    pub fn new(dir: PathBuf) -> Self {
+        Self {
+            dir,
+            min_free: AtomicU64::new(0),
+            started: Instant::now(),
+            checked_at: AtomicU64::new(0),
+            free: AtomicU64::new(u64::MAX),
+        }
+    }
+
+    pub fn set_min_free(&self, bytes: u64) {
+        self.min_free.store(bytes, Ordering::Relaxed);
+        self.checked_at.store(0, Ordering::Relaxed);
+    }
+
+    /// Available bytes (cached for [`SPACE_CHECK_EVERY_MS`]); `u64::MAX` if unknown.
+    pub fn free_bytes(&self) -> u64 {
+        let now = self.started.elapsed().as_millis() as u64 + 1;
+        let last = self.checked_at.load(Ordering::Relaxed);
+        if (last == 0 || now.saturating_sub(last) >= SPACE_CHECK_EVERY_MS)
+            && self
+                .checked_at
+                .compare_exchange(last, now, Ordering::AcqRel, Ordering::Relaxed)
+                .is_ok()
+        {
+            let free = match rustix::fs::statvfs(&self.dir) {
+                Ok(s) => s.f_bavail.saturating_mul(s.f_frsize),
+                Err(_) => u64::MAX,
+            };
+            self.free.store(free, Ordering::Relaxed);
+        }
+        self.free.load(Ordering::Relaxed)
+    }
+
+    /// `Err(message)` while available space is below the threshold.
+    pub fn check(&self) -> Result<(), String> {
+        let min = self.min_free.load(Ordering::Relaxed);
+        if min == 0 {
+            return Ok(());
+        }
+        let free = self.free_bytes();
+        if free < min {
+            return Err(format!(
+                "low disk space: {free} bytes available on the data file system, below the --min-free-bytes threshold of {min}"
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn last_free(&self) -> Option<u64> {
+        match self.free.load(Ordering::Relaxed) {
+            u64::MAX => None,
+            n => Some(n),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_threshold_above_the_disk_refuses_and_zero_never_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let g = SpaceGuard::new(dir.path().to_path_buf());
+        assert!(g.check().is_ok());
+        g.set_min_free(u64::MAX - 1);
+        assert!(g.check().unwrap_err().contains("low disk space"));
+        g.set_min_free(0);
+        assert!(g.check().is_ok());
+    }
+
+    #[test]
+    fn an_episode_counts_every_failure_and_ends_on_success() {
+        let f = FaultLog::default();
+        f.failure(false, &"EIO");
+        f.failure(true, &"low");
+        assert_eq!(f.write_failures.load(Ordering::Relaxed), 1);
+        assert_eq!(f.low_space_refusals.load(Ordering::Relaxed), 1);
+        assert_eq!(f.in_episode.load(Ordering::Relaxed), 2);
+        f.success();
+        assert!(!f.failing.load(Ordering::Relaxed));
+        assert_eq!(f.in_episode.load(Ordering::Relaxed), 0);
+    }
+}

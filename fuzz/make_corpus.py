@@ -1,0 +1,102 @@
+"""Writes the seed corpus for the fuzz targets (run once; the seeds are committed)."""
+
+import json
+import struct
+import zlib
+from pathlib import Path
+
+ROOT = Path(__file__).parent / "corpus"
+OPS = ["AddTagsToStream", "CreateStream", "DecreaseStreamRetentionPeriod", "DeleteStream",
+       "DescribeStream", "DescribeStreamSummary", "EnableEnhancedMonitoring", "GetRecords",
+       "GetShardIterator", "IncreaseStreamRetentionPeriod", "ListShards", "ListStreams",
+       "ListTagsForStream", "MergeShards", "PutRecord", "PutRecords", "RegisterStreamConsumer",
+       "RemoveTagsFromStream", "SplitShard", "TagResource", "UpdateShardCount", "UpdateStreamMode"]
+
+KINESIS = {
+    "CreateStream": {"StreamName": "f", "ShardCount": 2, "Tags": {"a": "b"}},
+    "PutRecord": {"StreamName": "s", "PartitionKey": "pk", "Data": "aGVsbG8=", "ExplicitHashKey": "5"},
+    "PutRecords": {"StreamName": "s", "Records": [{"PartitionKey": "a", "Data": "eA=="},
+                                                  {"PartitionKey": "b", "Data": ""}]},
+    "GetShardIterator": {"StreamName": "s", "ShardId": "shardId-000000000000",
+                         "ShardIteratorType": "AT_TIMESTAMP", "Timestamp": 1700000000.5},
+    "GetRecords": {"ShardIterator": "AAAA", "Limit": 10},
+    "ListShards": {"StreamName": "s", "ShardFilter": {"Type": "AFTER_SHARD_ID", "ShardId": "shardId-0"},
+                   "MaxResults": 1},
+    "SplitShard": {"StreamName": "s", "ShardToSplit": "shardId-000000000000", "NewStartingHashKey": "100"},
+    "MergeShards": {"StreamName": "s", "ShardToMerge": "shardId-000000000000",
+                    "AdjacentShardToMerge": "shardId-000000000001"},
+    "UpdateShardCount": {"StreamName": "s", "TargetShardCount": 3, "ScalingType": "UNIFORM_SCALING"},
+    "AddTagsToStream": {"StreamName": "s", "Tags": {"k": "v"}},
+    "ListStreams": {"Limit": 1, "ExclusiveStartStreamName": "a"},
+    "UpdateStreamMode": {"StreamARN": "arn:aws:kinesis:us-east-1:000000000000:stream/s",
+                         "StreamModeDetails": {"StreamMode": "ON_DEMAND"}},
+}
+
+
+def cbor(v):
+    """A tiny CBOR encoder for the seeds (maps, arrays, text, ints, floats, bools)."""
+    def head(major, n):
+        if n < 24:
+            return bytes([major << 5 | n])
+        for info, fmt in ((24, ">B"), (25, ">H"), (26, ">I"), (27, ">Q")):
+            if n < 1 << (8 * struct.calcsize(fmt)):
+                return bytes([major << 5 | info]) + struct.pack(fmt, n)
+    if isinstance(v, bool):
+        return b"\xf5" if v else b"\xf4"
+    if isinstance(v, int):
+        return head(0, v) if v >= 0 else head(1, -1 - v)
+    if isinstance(v, float):
+        return b"\xfb" + struct.pack(">d", v)
+    if isinstance(v, bytes):
+        return head(2, len(v)) + v
+    if isinstance(v, str):
+        b = v.encode()
+        return head(3, len(b)) + b
+    if isinstance(v, list):
+        return head(4, len(v)) + b"".join(cbor(x) for x in v)
+    if isinstance(v, dict):
+        return head(5, len(v)) + b"".join(cbor(k) + cbor(x) for k, x in v.items())
+    raise TypeError(v)
+
+
+def eventstream(headers, payload):
+    hb = b""
+    for name, value in headers:
+        n = name.encode()
+        val = value.encode()
+        hb += bytes([len(n)]) + n + b"\x07" + struct.pack(">H", len(val)) + val
+    total = 12 + len(hb) + len(payload) + 4
+    prelude = struct.pack(">II", total, len(hb))
+    prelude += struct.pack(">I", zlib.crc32(prelude))
+    msg = prelude + hb + payload
+    return msg + struct.pack(">I", zlib.crc32(msg))
+
+
+def batch(records):
+    payload = b""
+    for i, (key, data) in enumerate(records):
+        k = key.encode()
+        payload += struct.pack("<IBH", i, 0, len(k)) + k + struct.pack("<I", len(data)) + data
+    header = b"WEIR" + bytes([1, 0]) + b"\0\0" + b"\0\0\0\0"
+    header += struct.pack("<QIqqI", 7, len(records), 1700000000000, 1700000000005, len(payload))
+    return header + payload
+
+
+def main():
+    for d in ("kinesis", "eventstream", "segment_batch"):
+        (ROOT / d).mkdir(parents=True, exist_ok=True)
+    for op, body in KINESIS.items():
+        i = OPS.index(op)
+        (ROOT / "kinesis" / f"{op}.json").write_bytes(bytes([0, i]) + json.dumps(body).encode())
+        cb = {k: (v if k != "Data" else b"hello") for k, v in body.items()}
+        (ROOT / "kinesis" / f"{op}.cbor").write_bytes(bytes([1, i]) + cbor(cb))
+    (ROOT / "eventstream" / "initial").write_bytes(eventstream(
+        [(":message-type", "event"), (":event-type", "initial-response")], b"{}"))
+    (ROOT / "eventstream" / "two").write_bytes(
+        eventstream([(":message-type", "event")], b'{"Records":[]}') +
+        eventstream([(":message-type", "exception"), (":exception-type", "X")], b"{}"))
+    (ROOT / "segment_batch" / "three").write_bytes(b"\x01" + batch([("a", b"x"), ("bb", b""), ("c", b"y" * 40)]))
+
+
+if __name__ == "__main__":
+    main()

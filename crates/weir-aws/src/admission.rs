@@ -379,18 +379,66 @@ pub fn render_metrics(out: &mut String, router: &crate::server::Router) {
     let c = &router.admission.counters;
     let health = router.streams.store().write_health();
     let rows: [(&str, &str, &str, u64); 9] = [
-        ("weir_connections_refused_total", "counter", "Connections closed at once because --max-connections were open.", c.connections_refused.load(Ordering::Relaxed)),
-        ("weir_connections_idle_closed_total", "counter", "Connections closed for sending nothing within the header or idle timeout.", c.connections_idle_closed.load(Ordering::Relaxed)),
-        ("weir_requests_throttled_inflight_total", "counter", "Requests refused because --max-inflight-bytes of request bodies were in flight.", c.requests_throttled_inflight.load(Ordering::Relaxed)),
-        ("weir_request_body_timeouts_total", "counter", "Requests whose body did not arrive within --body-timeout-ms.", c.body_timeouts.load(Ordering::Relaxed)),
-        ("weir_inflight_request_bytes", "gauge", "Request body bytes held by requests in flight.", router.admission.inflight_bytes() as u64),
-        ("weir_storage_write_failures_total", "counter", "Appends and syncs that failed with an I/O error (ENOSPC, EIO, ...).", health.write_failures),
-        ("weir_storage_low_space_refusals_total", "counter", "Appends refused because free disk space was below --min-free-bytes.", health.low_space_refusals),
-        ("weir_storage_refusing_writes", "gauge", "1 while writes are refused for low disk space.", u64::from(health.refusing.is_some())),
-        ("weir_storage_free_bytes", "gauge", "Available bytes on the data file system at the last check.", health.free_bytes.unwrap_or(0)),
+        (
+            "weir_connections_refused_total",
+            "counter",
+            "Connections closed at once because --max-connections were open.",
+            c.connections_refused.load(Ordering::Relaxed),
+        ),
+        (
+            "weir_connections_idle_closed_total",
+            "counter",
+            "Connections closed for sending nothing within the header or idle timeout.",
+            c.connections_idle_closed.load(Ordering::Relaxed),
+        ),
+        (
+            "weir_requests_throttled_inflight_total",
+            "counter",
+            "Requests refused because --max-inflight-bytes of request bodies were in flight.",
+            c.requests_throttled_inflight.load(Ordering::Relaxed),
+        ),
+        (
+            "weir_request_body_timeouts_total",
+            "counter",
+            "Requests whose body did not arrive within --body-timeout-ms.",
+            c.body_timeouts.load(Ordering::Relaxed),
+        ),
+        (
+            "weir_inflight_request_bytes",
+            "gauge",
+            "Request body bytes held by requests in flight.",
+            router.admission.inflight_bytes() as u64,
+        ),
+        (
+            "weir_storage_write_failures_total",
+            "counter",
+            "Appends and syncs that failed with an I/O error (ENOSPC, EIO, ...).",
+            health.write_failures,
+        ),
+        (
+            "weir_storage_low_space_refusals_total",
+            "counter",
+            "Appends refused because free disk space was below --min-free-bytes.",
+            health.low_space_refusals,
+        ),
+        (
+            "weir_storage_refusing_writes",
+            "gauge",
+            "1 while writes are refused for low disk space.",
+            u64::from(health.refusing.is_some()),
+        ),
+        (
+            "weir_storage_free_bytes",
+            "gauge",
+            "Available bytes on the data file system at the last check.",
+            health.free_bytes.unwrap_or(0),
+        ),
     ];
     for (name, ty, help, value) in rows {
-        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {ty}\n{name} {value}");
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} {ty}\n{name} {value}"
+        );
     }
 }
 
@@ -409,6 +457,9 @@ mod tests {
         let g = a.begin();
         assert!(!a.expired(&limits));
         drop(g);
-        assert!(!a.expired(&limits), "after a request the idle timeout applies");
+        assert!(
+            !a.expired(&limits),
+            "after a request the idle timeout applies"
+        );
     }
 }

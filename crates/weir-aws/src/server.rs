@@ -313,7 +313,10 @@ async fn route(router: Arc<Router>, req: Request<Incoming>) -> Response<Body> {
                 enc,
                 &ApiError::new(
                     "RequestTimeoutException",
-                    format!("The request body was not received within {} ms.", d.as_millis()),
+                    format!(
+                        "The request body was not received within {} ms.",
+                        d.as_millis()
+                    ),
                 ),
             )
         }

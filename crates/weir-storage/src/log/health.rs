@@ -4,7 +4,9 @@
 //! operator needs one line when it starts, one when it ends, and a counter in between — not a
 //! log line per request. [`FaultLog`] keeps that state: the first failure of an episode is logged
 //! at `error`, later ones are only counted, and the first success after it logs the end with the
-//! number of failures in between.
+//! number of failures in between. A disk that is nearly full flaps (a large batch fails, a small
+//! one fits): an episode that starts within [`RELOG_AFTER_MS`] of the last logged start is
+//! folded into it, so flapping costs one line per half minute at most.
 //!
 //! [`SpaceGuard`] refuses appends while the data directory's file system has less than
 //! `min_free_bytes` available, so that the metadata store, segment rolls and start-up recovery
@@ -17,6 +19,9 @@ use std::time::Instant;
 
 /// How long a `statvfs` answer is reused.
 pub const SPACE_CHECK_EVERY_MS: u64 = 100;
+
+/// Episodes starting sooner than this after the last logged one are not logged again.
+pub const RELOG_AFTER_MS: u64 = 30_000;
 
 /// Counters of refused and failed writes, for `/metrics` and `/ready`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -34,6 +39,10 @@ pub struct WriteHealth {
 #[derive(Debug, Default)]
 pub(crate) struct FaultLog {
     failing: AtomicBool,
+    /// Whether the start of the current (or last) episode was logged.
+    logged: AtomicBool,
+    /// `epoch_ms()` + 1 of the last logged start; 0: never.
+    logged_at: AtomicU64,
     in_episode: AtomicU64,
     pub low_space_refusals: AtomicU64,
     pub write_failures: AtomicU64,
@@ -48,14 +57,25 @@ impl FaultLog {
             self.write_failures.fetch_add(1, Ordering::Relaxed);
         }
         self.in_episode.fetch_add(1, Ordering::Relaxed);
-        if !self.failing.swap(true, Ordering::AcqRel) {
+        if self.failing.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let now = epoch_ms() + 1;
+        let last = self.logged_at.load(Ordering::Relaxed);
+        let log = last == 0 || now.saturating_sub(last) >= RELOG_AFTER_MS;
+        self.logged.store(log, Ordering::Relaxed);
+        if log {
+            self.logged_at.store(now, Ordering::Relaxed);
             tracing::error!(error = %what, "writes are failing; they are refused with a retryable error, and further failures are counted (weir_storage_write_failures_total) rather than logged until a write succeeds again");
         }
     }
 
     /// A write was made durable.
     pub fn success(&self) {
-        if self.failing.load(Ordering::Relaxed) && self.failing.swap(false, Ordering::AcqRel) {
+        if self.failing.load(Ordering::Relaxed)
+            && self.failing.swap(false, Ordering::AcqRel)
+            && self.logged.load(Ordering::Relaxed)
+        {
             let n = self.in_episode.swap(0, Ordering::Relaxed);
             tracing::warn!(
                 failed_writes = n,
@@ -63,6 +83,11 @@ impl FaultLog {
             );
         }
     }
+}
+
+fn epoch_ms() -> u64 {
+    static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    START.get_or_init(Instant::now).elapsed().as_millis() as u64
 }
 
 #[derive(Debug)]
@@ -159,5 +184,14 @@ mod tests {
         f.success();
         assert!(!f.failing.load(Ordering::Relaxed));
         assert_eq!(f.in_episode.load(Ordering::Relaxed), 0);
+        // A flap right after is folded into the logged episode.
+        f.failure(false, &"ENOSPC");
+        assert!(!f.logged.load(Ordering::Relaxed));
+        f.success();
+        assert_eq!(
+            f.in_episode.load(Ordering::Relaxed),
+            1,
+            "counted towards the next log"
+        );
     }
 }

@@ -142,7 +142,7 @@ metrics! {
     GetRecordsLatency = "GetRecords.Latency", Milliseconds, Latency, STREAM, "weir_kinesis_get_records_latency_milliseconds";
     /// Successful GetRecords operations (Average is the success rate).
     GetRecordsSuccess = "GetRecords.Success", Count, Counter, STREAM, "weir_kinesis_get_records_success_total";
-    /// Age of the last record a GetRecords call returned (0 when the reader is caught up).
+    /// Age of the last record a GetRecords call returned; 0 when the reader is caught up.
     GetRecordsIteratorAgeMilliseconds = "GetRecords.IteratorAgeMilliseconds", Milliseconds, Gauge, STREAM, "weir_kinesis_get_records_iterator_age_milliseconds";
     /// GetRecords calls refused for exceeding a shard's read throughput.
     ReadProvisionedThroughputExceeded = "ReadProvisionedThroughputExceeded", Count, Counter, STREAM | SHARD, "weir_kinesis_read_provisioned_throughput_exceeded_total";

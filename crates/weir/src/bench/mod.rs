@@ -60,6 +60,10 @@ pub struct BenchArgs {
     /// Seconds of load.
     #[arg(long, default_value_t = 20)]
     pub duration: u64,
+    /// Soak mode: print throughput and the server's RSS every this many seconds (with
+    /// --duration in minutes, producers and --consume together).
+    #[arg(long)]
+    pub report_every: Option<u64>,
     /// Write the report as JSON to this file too.
     #[arg(long)]
     pub json: Option<std::path::PathBuf>,
@@ -137,11 +141,14 @@ async fn run_async(args: BenchArgs) -> Result<()> {
     let mut server_cpu_start = args.server_pid.and_then(report::pid_cpu_seconds);
     let deadline = started + Duration::from_secs(args.duration);
     let mut warmed = false;
+    let mut last_report = Instant::now();
+    let mut last_totals = (0u64, 0u64);
     while Instant::now() < deadline {
         tokio::time::sleep(Duration::from_secs(1)).await;
         if !warmed && started.elapsed() >= Duration::from_secs(2) && args.duration > 5 {
             // Discard the first two seconds (connection set-up, page-cache warm-up).
             stats.reset();
+            last_totals = (0, 0);
             cpu_start = report::process_cpu_seconds();
             server_cpu_start = args.server_pid.and_then(report::pid_cpu_seconds);
             warmed = true;
@@ -149,6 +156,22 @@ async fn run_async(args: BenchArgs) -> Result<()> {
         if let Some(pid) = args.server_pid {
             if let Some(kib) = report::rss_kib(pid) {
                 rss.push(kib);
+            }
+        }
+        if let Some(every) = args.report_every.filter(|s| *s > 0) {
+            let now = Instant::now();
+            if now.duration_since(last_report) >= Duration::from_secs(every) {
+                let (puts, gets) = stats.totals();
+                let secs = now.duration_since(last_report).as_secs_f64();
+                println!(
+                    "soak t={:>5.0}s put {:>9.0} rec/s get {:>9.0} rec/s server rss {} MiB",
+                    started.elapsed().as_secs_f64(),
+                    puts.saturating_sub(last_totals.0) as f64 / secs,
+                    gets.saturating_sub(last_totals.1) as f64 / secs,
+                    rss.last().map_or("?".into(), |k| format!("{:.1}", *k as f64 / 1024.0)),
+                );
+                last_totals = (puts, gets);
+                last_report = now;
             }
         }
     }

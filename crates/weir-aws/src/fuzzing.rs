@@ -77,7 +77,11 @@ fn target() -> &'static Target {
 /// Byte 0 picks the encoding, byte 1 the operation; the rest is the request body.
 pub fn kinesis(data: &[u8]) {
     let [enc, op, body @ ..] = data else { return };
-    let enc = if enc % 2 == 0 { Encoding::Json } else { Encoding::Cbor };
+    let enc = if enc % 2 == 0 {
+        Encoding::Json
+    } else {
+        Encoding::Cbor
+    };
     let op = OPERATIONS[*op as usize % OPERATIONS.len()];
     let t = target();
     let result = t.rt.block_on(kinesis::dispatch(&t.svc, op, enc, body));

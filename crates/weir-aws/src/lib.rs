@@ -12,9 +12,9 @@ pub mod auth;
 pub mod cloudwatch;
 pub mod codec;
 pub mod error;
+pub mod eventstream;
 #[doc(hidden)]
 pub mod fuzzing;
-pub mod eventstream;
 pub mod json_out;
 pub mod kinesis;
 pub mod metering;

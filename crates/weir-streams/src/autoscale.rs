@@ -94,7 +94,9 @@ impl StreamService {
                         state.cold_ms.retain(|k, _| k.0 != stream.uid);
                         done.push((stream.name.clone(), d));
                     }
-                    Err(e) => tracing::debug!(stream = %stream.name, error = %e, "on-demand reshard skipped"),
+                    Err(e) => {
+                        tracing::debug!(stream = %stream.name, error = %e, "on-demand reshard skipped")
+                    }
                 }
             }
         }
@@ -148,18 +150,33 @@ impl StreamService {
         if let Some((_, index, _, Some(at))) = open
             .iter()
             .filter(|(_, i, _, at)| {
-                at.is_some() && state.hot_ms.get(&(stream.uid, *i)).is_some_and(|ms| *ms >= hot_for)
+                at.is_some()
+                    && state
+                        .hot_ms
+                        .get(&(stream.uid, *i))
+                        .is_some_and(|ms| *ms >= hot_for)
             })
             .max_by(|a, b| a.2.total_cmp(&b.2))
         {
-            return Some(Decision::Split { shard: *index, at: *at });
+            return Some(Decision::Split {
+                shard: *index,
+                at: *at,
+            });
         }
         if open.len() > policy.min_shards {
             let cold_for = policy.cold_for.as_millis() as i64;
-            let cold = |i: u32| state.cold_ms.get(&(stream.uid, i)).is_some_and(|ms| *ms >= cold_for);
+            let cold = |i: u32| {
+                state
+                    .cold_ms
+                    .get(&(stream.uid, i))
+                    .is_some_and(|ms| *ms >= cold_for)
+            };
             for w in open.windows(2) {
                 if w[0].0.is_adjacent_before(&w[1].0) && cold(w[0].1) && cold(w[1].1) {
-                    return Some(Decision::Merge { lower: w[0].1, upper: w[1].1 });
+                    return Some(Decision::Merge {
+                        lower: w[0].1,
+                        upper: w[1].1,
+                    });
                 }
             }
         }

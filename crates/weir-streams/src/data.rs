@@ -195,7 +195,16 @@ impl StreamService {
         for _ in 0..REROUTE_ATTEMPTS {
             let mut rerouted = Vec::new();
             for (shard, records, positions) in group_by_shard(&routing, entries, &pending)? {
-                self.append_group(&stream, &routing, shard, records, positions, &mut results, &mut waits, &mut rerouted);
+                self.append_group(
+                    &stream,
+                    &routing,
+                    shard,
+                    records,
+                    positions,
+                    &mut results,
+                    &mut waits,
+                    &mut rerouted,
+                );
             }
             if rerouted.is_empty() {
                 break;
@@ -258,7 +267,10 @@ impl StreamService {
         match self.inner.store.append(key, &records) {
             Ok(appended) => {
                 if routing.on_demand {
-                    let bytes = records.iter().map(|r| r.data.len() + r.partition_key.len()).sum();
+                    let bytes = records
+                        .iter()
+                        .map(|r| r.data.len() + r.partition_key.len())
+                        .sum();
                     let (lo, hi) = records.iter().fold((u128::MAX, 0), |(lo, hi), r| {
                         let k = r
                             .explicit_hash_key
@@ -353,7 +365,11 @@ impl StreamService {
         let horizon = now - routing.retention_hours as i64 * 3_600_000;
         let not_before = it
             .min_arrival_millis
-            .max(if horizon > routing.created_millis { horizon } else { 0 });
+            .max(if horizon > routing.created_millis {
+                horizon
+            } else {
+                0
+            });
         if not_before > 0 {
             from = from.max(self.inner.store.offset_at_timestamp(key, not_before)?);
         }
@@ -408,26 +424,25 @@ impl StreamService {
             child_shards: children,
         })
     }
-
 }
 
 /// The children of a closed shard, as ChildShards reports them.
 pub(crate) fn children_of(shards: &[ShardMeta], parent: &ShardMeta) -> Vec<ChildShard> {
     shards
-            .iter()
-            .filter(|s| s.parent == Some(parent.index) || s.adjacent_parent == Some(parent.index))
-            .map(|s| ChildShard {
-                shard_id: s.id().to_string(),
-                parent_shards: s
-                    .parent
-                    .iter()
-                    .chain(s.adjacent_parent.iter())
-                    .map(|p| ShardId(*p).to_string())
-                    .collect(),
-                starting_hash_key: s.starting_hash_key.clone(),
-                ending_hash_key: s.ending_hash_key.clone(),
-            })
-            .collect()
+        .iter()
+        .filter(|s| s.parent == Some(parent.index) || s.adjacent_parent == Some(parent.index))
+        .map(|s| ChildShard {
+            shard_id: s.id().to_string(),
+            parent_shards: s
+                .parent
+                .iter()
+                .chain(s.adjacent_parent.iter())
+                .map(|p| ShardId(*p).to_string())
+                .collect(),
+            starting_hash_key: s.starting_hash_key.clone(),
+            ending_hash_key: s.ending_hash_key.clone(),
+        })
+        .collect()
 }
 
 impl StreamService {

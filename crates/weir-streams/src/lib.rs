@@ -8,8 +8,8 @@
 //! State lives in the metadata store (durable, compare-and-set) with an in-memory cache that the
 //! data path reads; records live in a [`weir_storage::StreamStore`].
 
-pub mod consumers;
 pub mod autoscale;
+pub mod consumers;
 pub mod control;
 pub mod data;
 pub mod error;
@@ -30,5 +30,5 @@ pub use control::{CreateStream, ListShards, ShardFilter, ShardView};
 pub use data::{ChildShard, GetRecordsOutput, PutEntry, PutResult, StartingPosition};
 pub use error::{Error, Result};
 pub use model::{StreamMeta, StreamMode, StreamStatus};
-pub use subscribe::{ShardEvent, Subscription};
 pub use service::{OpenReport, ServiceConfig, StreamRef, StreamService};
+pub use subscribe::{ShardEvent, Subscription};

@@ -54,21 +54,50 @@ const DAY_MILLIS: i64 = 24 * 3_600_000;
 const UPDATES_PER_DAY: usize = 10;
 
 impl StreamService {
-    pub async fn split_shard(&self, r: &StreamRef, shard_to_split: &str, new_starting_hash_key: u128) -> Result<()> {
+    pub async fn split_shard(
+        &self,
+        r: &StreamRef,
+        shard_to_split: &str,
+        new_starting_hash_key: u128,
+    ) -> Result<()> {
         let stream = self.stream(r)?;
-        self.split(&stream, shard_to_split, new_starting_hash_key, false).await
+        self.split(&stream, shard_to_split, new_starting_hash_key, false)
+            .await
     }
 
     /// The on-demand scaler's split (clients may not split on-demand streams).
-    pub(crate) async fn split_on_demand(&self, stream: &Arc<Stream>, shard: u32, at: u128) -> Result<()> {
-        self.split(stream, &ShardId(shard).to_string(), at, true).await
+    pub(crate) async fn split_on_demand(
+        &self,
+        stream: &Arc<Stream>,
+        shard: u32,
+        at: u128,
+    ) -> Result<()> {
+        self.split(stream, &ShardId(shard).to_string(), at, true)
+            .await
     }
 
-    pub(crate) async fn merge_on_demand(&self, stream: &Arc<Stream>, lower: u32, upper: u32) -> Result<()> {
-        self.merge(stream, &ShardId(lower).to_string(), &ShardId(upper).to_string(), true).await
+    pub(crate) async fn merge_on_demand(
+        &self,
+        stream: &Arc<Stream>,
+        lower: u32,
+        upper: u32,
+    ) -> Result<()> {
+        self.merge(
+            stream,
+            &ShardId(lower).to_string(),
+            &ShardId(upper).to_string(),
+            true,
+        )
+        .await
     }
 
-    async fn split(&self, stream: &Arc<Stream>, shard_to_split: &str, new_starting_hash_key: u128, on_demand: bool) -> Result<()> {
+    async fn split(
+        &self,
+        stream: &Arc<Stream>,
+        shard_to_split: &str,
+        new_starting_hash_key: u128,
+        on_demand: bool,
+    ) -> Result<()> {
         let (open, _) = self.mode_counts();
         self.reshard(stream, |m| {
             if !on_demand {
@@ -107,12 +136,24 @@ impl StreamService {
         .await
     }
 
-    pub async fn merge_shards(&self, r: &StreamRef, shard_to_merge: &str, adjacent_shard: &str) -> Result<()> {
+    pub async fn merge_shards(
+        &self,
+        r: &StreamRef,
+        shard_to_merge: &str,
+        adjacent_shard: &str,
+    ) -> Result<()> {
         let stream = self.stream(r)?;
-        self.merge(&stream, shard_to_merge, adjacent_shard, false).await
+        self.merge(&stream, shard_to_merge, adjacent_shard, false)
+            .await
     }
 
-    async fn merge(&self, stream: &Arc<Stream>, shard_to_merge: &str, adjacent_shard: &str, on_demand: bool) -> Result<()> {
+    async fn merge(
+        &self,
+        stream: &Arc<Stream>,
+        shard_to_merge: &str,
+        adjacent_shard: &str,
+        on_demand: bool,
+    ) -> Result<()> {
         self.reshard(stream, |m| {
             if !on_demand {
                 self.require_provisioned(m)?;
@@ -242,7 +283,11 @@ impl StreamService {
     }
 
     /// Runs a reshard planned by `plan` (see the module docs for the steps).
-    async fn reshard(&self, stream: &Arc<Stream>, plan: impl FnOnce(&StreamMeta) -> Result<Plan>) -> Result<()> {
+    async fn reshard(
+        &self,
+        stream: &Arc<Stream>,
+        plan: impl FnOnce(&StreamMeta) -> Result<Plan>,
+    ) -> Result<()> {
         // 1. Validate and go UPDATING in one compare-and-set write.
         let plan = self.update_stream(stream, |m| {
             if m.status != StreamStatus::Active {
@@ -260,7 +305,12 @@ impl StreamService {
         match self.execute(stream, &plan).await {
             Ok(()) => {
                 let delay = self.config().creating_delay;
-                self.settle_status_later(stream.clone(), StreamStatus::Updating, StreamStatus::Active, delay);
+                self.settle_status_later(
+                    stream.clone(),
+                    StreamStatus::Updating,
+                    StreamStatus::Active,
+                    delay,
+                );
                 Ok(())
             }
             Err(e) => {
@@ -290,7 +340,11 @@ impl StreamService {
             let key = StreamService::shard_key(stream, p);
             let end = store.seal(key)?;
             let mut watch = store.watch_end(key)?;
-            let waited = tokio::time::timeout(std::time::Duration::from_secs(30), watch.wait_for(|e| *e >= end)).await;
+            let waited = tokio::time::timeout(
+                std::time::Duration::from_secs(30),
+                watch.wait_for(|e| *e >= end),
+            )
+            .await;
             match waited {
                 Ok(Ok(_)) => {}
                 _ => {
@@ -363,14 +417,32 @@ fn uniform_plan(m: &StreamMeta, target: u32) -> Plan {
         plan.close.push(index);
         let mut rest = (range, index);
         for (i, cut) in cuts.iter().enumerate() {
-            let left = HashKeyRange { start: rest.0.start, end: cut - 1 };
-            let right = HashKeyRange { start: *cut, end: rest.0.end };
+            let left = HashKeyRange {
+                start: rest.0.start,
+                end: cut - 1,
+            };
+            let right = HashKeyRange {
+                start: *cut,
+                end: rest.0.end,
+            };
             let (li, ri) = (next, next + 1);
             next += 2;
-            plan.open.push(NewShard { index: li, parent: Some(rest.1), adjacent_parent: None, range: left, closed_at_once: false });
+            plan.open.push(NewShard {
+                index: li,
+                parent: Some(rest.1),
+                adjacent_parent: None,
+                range: left,
+                closed_at_once: false,
+            });
             pieces.push((left, li, Some(plan.open.len() - 1)));
             let is_last = i == cuts.len() - 1;
-            plan.open.push(NewShard { index: ri, parent: Some(rest.1), adjacent_parent: None, range: right, closed_at_once: !is_last });
+            plan.open.push(NewShard {
+                index: ri,
+                parent: Some(rest.1),
+                adjacent_parent: None,
+                range: right,
+                closed_at_once: !is_last,
+            });
             if is_last {
                 pieces.push((right, ri, Some(plan.open.len() - 1)));
             }
@@ -396,10 +468,19 @@ fn uniform_plan(m: &StreamMeta, target: u32) -> Plan {
                     None => plan.close.push(idx),
                 }
             }
-            let range = HashKeyRange { start: acc.0.start, end: piece.0.end };
+            let range = HashKeyRange {
+                start: acc.0.start,
+                end: piece.0.end,
+            };
             let index = next;
             next += 1;
-            plan.open.push(NewShard { index, parent: Some(acc.1), adjacent_parent: Some(piece.1), range, closed_at_once: false });
+            plan.open.push(NewShard {
+                index,
+                parent: Some(acc.1),
+                adjacent_parent: Some(piece.1),
+                range,
+                closed_at_once: false,
+            });
             acc = (range, index, Some(plan.open.len() - 1));
             let _ = k;
         }
@@ -455,9 +536,17 @@ mod tests {
             .filter(|s| !plan.close.contains(&s.index))
             .map(|s| (s.range().start, s.range().end))
             .collect();
-        open.extend(plan.open.iter().filter(|s| !s.closed_at_once).map(|s| (s.range.start, s.range.end)));
+        open.extend(
+            plan.open
+                .iter()
+                .filter(|s| !s.closed_at_once)
+                .map(|s| (s.range.start, s.range.end)),
+        );
         open.sort();
-        let goal: Vec<(u128, u128)> = HashKeyRange::uniform(to).iter().map(|r| (r.start, r.end)).collect();
+        let goal: Vec<(u128, u128)> = HashKeyRange::uniform(to)
+            .iter()
+            .map(|r| (r.start, r.end))
+            .collect();
         assert_eq!(open, goal, "{from} -> {to}");
         for s in &plan.open {
             for p in s.parent.iter().chain(s.adjacent_parent.iter()) {
@@ -468,7 +557,20 @@ mod tests {
 
     #[test]
     fn uniform_scaling_reaches_uniform_ranges() {
-        for (from, to) in [(1, 2), (2, 1), (2, 3), (3, 2), (4, 8), (8, 4), (3, 5), (5, 3), (4, 4), (7, 13), (13, 7), (10, 20)] {
+        for (from, to) in [
+            (1, 2),
+            (2, 1),
+            (2, 3),
+            (3, 2),
+            (4, 8),
+            (8, 4),
+            (3, 5),
+            (5, 3),
+            (4, 4),
+            (7, 13),
+            (13, 7),
+            (10, 20),
+        ] {
             check(from, to);
         }
     }

@@ -58,7 +58,10 @@ async fn a_hot_shard_splits_and_cold_shards_merge() {
                     data: &data,
                 })
                 .collect();
-            h.svc.put_records(&StreamRef::name("od"), &entries).await.unwrap();
+            h.svc
+                .put_records(&StreamRef::name("od"), &entries)
+                .await
+                .unwrap();
         }
         decisions.extend(h.svc.autoscale_tick(&mut state).await);
     }
@@ -72,13 +75,23 @@ async fn a_hot_shard_splits_and_cold_shards_merge() {
         h.clock.advance(1000);
         for _ in 0..9 {
             let entries: Vec<PutEntry> = (0..100)
-                .map(|_| PutEntry { partition_key: "one-key", explicit_hash_key: None, data: &data })
+                .map(|_| PutEntry {
+                    partition_key: "one-key",
+                    explicit_hash_key: None,
+                    data: &data,
+                })
                 .collect();
-            h.svc.put_records(&StreamRef::name("od"), &entries).await.unwrap();
+            h.svc
+                .put_records(&StreamRef::name("od"), &entries)
+                .await
+                .unwrap();
         }
         decisions.extend(h.svc.autoscale_tick(&mut state).await);
     }
-    let splits = decisions.iter().filter(|(_, d)| matches!(d, Decision::Split { .. })).count();
+    let splits = decisions
+        .iter()
+        .filter(|(_, d)| matches!(d, Decision::Split { .. }))
+        .count();
     assert_eq!(splits, 1, "{decisions:?}");
     // Then silence: the cold adjacent shards merge back down to the floor of four.
     let mut merged = Vec::new();
@@ -86,6 +99,11 @@ async fn a_hot_shard_splits_and_cold_shards_merge() {
         h.clock.advance(1000);
         merged.extend(h.svc.autoscale_tick(&mut state).await);
     }
-    assert!(merged.iter().any(|(_, d)| matches!(d, Decision::Merge { .. })), "{merged:?}");
+    assert!(
+        merged
+            .iter()
+            .any(|(_, d)| matches!(d, Decision::Merge { .. })),
+        "{merged:?}"
+    );
     assert_eq!(open(&h), 4, "never below the floor");
 }

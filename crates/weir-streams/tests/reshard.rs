@@ -43,12 +43,18 @@ async fn split_then_merge_lineage_and_ranges() {
     let h = harness();
     create(&h.svc, "s", 2);
     let half = 1u128 << 126;
-    h.svc.split_shard(&r("s"), "shardId-000000000000", half).await.unwrap();
+    h.svc
+        .split_shard(&r("s"), "shardId-000000000000", half)
+        .await
+        .unwrap();
     settle(&h.svc, "s").await;
     let all = shards(&h.svc, "s", None);
     assert_eq!(all.len(), 4);
     let parent = &all[0];
-    assert!(parent.ending_sequence_number.is_some(), "the split parent is closed");
+    assert!(
+        parent.ending_sequence_number.is_some(),
+        "the split parent is closed"
+    );
     let (c1, c2) = (&all[2], &all[3]);
     assert_eq!(c1.shard_id, "shardId-000000000002");
     assert_eq!(c1.parent_shard_id.as_deref(), Some("shardId-000000000000"));
@@ -68,8 +74,14 @@ async fn split_then_merge_lineage_and_ranges() {
     let ids: Vec<&str> = open.iter().map(|s| s.shard_id.as_str()).collect();
     assert_eq!(ids, ["shardId-000000000001", "shardId-000000000004"]);
     let merged = &open[1];
-    assert_eq!(merged.parent_shard_id.as_deref(), Some("shardId-000000000002"));
-    assert_eq!(merged.adjacent_parent_shard_id.as_deref(), Some("shardId-000000000003"));
+    assert_eq!(
+        merged.parent_shard_id.as_deref(),
+        Some("shardId-000000000002")
+    );
+    assert_eq!(
+        merged.adjacent_parent_shard_id.as_deref(),
+        Some("shardId-000000000003")
+    );
     assert_eq!(merged.starting_hash_key, "0");
     // The filters across lineage.
     let at_horizon: Vec<String> = shards(&h.svc, "s", Some(ShardFilter::AtTrimHorizon))
@@ -77,10 +89,14 @@ async fn split_then_merge_lineage_and_ranges() {
         .map(|s| s.shard_id)
         .collect();
     assert_eq!(at_horizon, ["shardId-000000000000", "shardId-000000000001"]);
-    let after: Vec<String> = shards(&h.svc, "s", Some(ShardFilter::AfterShardId("shardId-000000000002".into())))
-        .into_iter()
-        .map(|s| s.shard_id)
-        .collect();
+    let after: Vec<String> = shards(
+        &h.svc,
+        "s",
+        Some(ShardFilter::AfterShardId("shardId-000000000002".into())),
+    )
+    .into_iter()
+    .map(|s| s.shard_id)
+    .collect();
     assert_eq!(after, ["shardId-000000000003", "shardId-000000000004"]);
 }
 
@@ -91,26 +107,49 @@ async fn writes_route_to_children_and_the_parent_ends_with_child_shards() {
     let put = |pk: &'static str, data: &'static [u8]| {
         let svc = h.svc.clone();
         async move {
-            svc.put_record(&r("s"), PutEntry { partition_key: pk, explicit_hash_key: None, data }, None)
-                .await
-                .unwrap()
+            svc.put_record(
+                &r("s"),
+                PutEntry {
+                    partition_key: pk,
+                    explicit_hash_key: None,
+                    data,
+                },
+                None,
+            )
+            .await
+            .unwrap()
         }
     };
     put("a", b"before").await;
     let mid = 1u128 << 127;
-    h.svc.split_shard(&r("s"), "shardId-000000000000", mid).await.unwrap();
+    h.svc
+        .split_shard(&r("s"), "shardId-000000000000", mid)
+        .await
+        .unwrap();
     let (shard, _) = put("a", b"after").await;
-    let expected = if HashKey::from_partition_key("a").0 < mid { 1 } else { 2 };
+    let expected = if HashKey::from_partition_key("a").0 < mid {
+        1
+    } else {
+        2
+    };
     assert_eq!(shard.0, expected);
     // Reading the parent: the old record, then no iterator and the children.
     let it = h
         .svc
-        .get_shard_iterator(&r("s"), "shardId-000000000000", StartingPosition::TrimHorizon)
+        .get_shard_iterator(
+            &r("s"),
+            "shardId-000000000000",
+            StartingPosition::TrimHorizon,
+        )
         .unwrap();
     let out = h.svc.get_records(&it, 100, None).await.unwrap();
     assert_eq!(out.records.len(), 1);
     assert!(out.next_shard_iterator.is_none());
-    let children: Vec<&str> = out.child_shards.iter().map(|c| c.shard_id.as_str()).collect();
+    let children: Vec<&str> = out
+        .child_shards
+        .iter()
+        .map(|c| c.shard_id.as_str())
+        .collect();
     assert_eq!(children, ["shardId-000000000001", "shardId-000000000002"]);
     assert_eq!(out.child_shards[0].parent_shards, ["shardId-000000000000"]);
     // LATEST on a closed shard leads straight to the children too.
@@ -119,27 +158,66 @@ async fn writes_route_to_children_and_the_parent_ends_with_child_shards() {
         .get_shard_iterator(&r("s"), "shardId-000000000000", StartingPosition::Latest)
         .unwrap();
     let out = h.svc.get_records(&it, 100, None).await.unwrap();
-    assert!(out.records.is_empty() && out.next_shard_iterator.is_none() && !out.child_shards.is_empty());
+    assert!(
+        out.records.is_empty() && out.next_shard_iterator.is_none() && !out.child_shards.is_empty()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reshard_errors_are_aws_errors() {
     let h = harness();
     create(&h.svc, "s", 2);
-    let err = h.svc.split_shard(&r("s"), "shardId-000000000009", 5).await.unwrap_err();
-    assert!(matches!(&err, Error::ResourceNotFound(m) if m == "Could not find shard shardId-000000000009 in stream s under account 000000000000."), "{err:?}");
-    let err = h.svc.split_shard(&r("s"), "shardId-000000000000", 1).await.unwrap_err();
-    assert!(matches!(&err, Error::InvalidArgument(m) if m.starts_with("NewStartingHashKey 1 used in SplitShard() on shard shardId-000000000000 in stream s under account 000000000000 is not both greater than one plus the shard's StartingHashKey 0")), "{err:?}");
-    let err = h.svc.merge_shards(&r("s"), "shardId-000000000000", "shardId-000000000000").await.unwrap_err();
-    assert!(matches!(&err, Error::InvalidArgument(m) if m.contains("are not an adjacent pair of shards eligible for merging")), "{err:?}");
-    h.svc.split_shard(&r("s"), "shardId-000000000000", 1 << 100).await.unwrap();
+    let err = h
+        .svc
+        .split_shard(&r("s"), "shardId-000000000009", 5)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::ResourceNotFound(m) if m == "Could not find shard shardId-000000000009 in stream s under account 000000000000."),
+        "{err:?}"
+    );
+    let err = h
+        .svc
+        .split_shard(&r("s"), "shardId-000000000000", 1)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::InvalidArgument(m) if m.starts_with("NewStartingHashKey 1 used in SplitShard() on shard shardId-000000000000 in stream s under account 000000000000 is not both greater than one plus the shard's StartingHashKey 0")),
+        "{err:?}"
+    );
+    let err = h
+        .svc
+        .merge_shards(&r("s"), "shardId-000000000000", "shardId-000000000000")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::InvalidArgument(m) if m.contains("are not an adjacent pair of shards eligible for merging")),
+        "{err:?}"
+    );
+    h.svc
+        .split_shard(&r("s"), "shardId-000000000000", 1 << 100)
+        .await
+        .unwrap();
     settle(&h.svc, "s").await;
-    let err = h.svc.split_shard(&r("s"), "shardId-000000000000", 1 << 90).await.unwrap_err();
-    assert!(matches!(&err, Error::InvalidArgument(m) if m == "Shard shardId-000000000000 in stream s under account 000000000000 has already been merged or split, and thus is not eligible for merging or splitting."), "{err:?}");
+    let err = h
+        .svc
+        .split_shard(&r("s"), "shardId-000000000000", 1 << 90)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::InvalidArgument(m) if m == "Shard shardId-000000000000 in stream s under account 000000000000 has already been merged or split, and thus is not eligible for merging or splitting."),
+        "{err:?}"
+    );
     let err = h.svc.update_shard_count(&r("s"), 7).await.unwrap_err();
-    assert!(matches!(&err, Error::LimitExceeded(m) if m.starts_with("UpdateShardCount cannot scale up over double your current open shard count. Current open shard count: 3, Target shard count: 7")), "{err:?}");
+    assert!(
+        matches!(&err, Error::LimitExceeded(m) if m.starts_with("UpdateShardCount cannot scale up over double your current open shard count. Current open shard count: 3, Target shard count: 7")),
+        "{err:?}"
+    );
     let err = h.svc.update_shard_count(&r("s"), 1).await.unwrap_err();
-    assert!(matches!(&err, Error::LimitExceeded(m) if m.starts_with("UpdateShardCount cannot scale down below half")), "{err:?}");
+    assert!(
+        matches!(&err, Error::LimitExceeded(m) if m.starts_with("UpdateShardCount cannot scale down below half")),
+        "{err:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -161,14 +239,33 @@ async fn a_second_reshard_while_updating_is_refused() {
     drop(dir);
     create(&svc, "s", 2);
     settle(&svc, "s").await;
-    svc.split_shard(&r("s"), "shardId-000000000000", 1 << 100).await.unwrap();
-    assert_eq!(svc.describe_stream_summary(&r("s")).unwrap().meta.status, StreamStatus::Updating);
-    let err = svc.split_shard(&r("s"), "shardId-000000000001", u128::MAX - 5).await.unwrap_err();
-    assert!(matches!(&err, Error::ResourceInUse(m) if m == "Stream s under account 000000000000 not ACTIVE, instead in state UPDATING"), "{err:?}");
-    // Writes and reads go on while UPDATING.
-    svc.put_record(&r("s"), PutEntry { partition_key: "x", explicit_hash_key: None, data: b"x" }, None)
+    svc.split_shard(&r("s"), "shardId-000000000000", 1 << 100)
         .await
         .unwrap();
+    assert_eq!(
+        svc.describe_stream_summary(&r("s")).unwrap().meta.status,
+        StreamStatus::Updating
+    );
+    let err = svc
+        .split_shard(&r("s"), "shardId-000000000001", u128::MAX - 5)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::ResourceInUse(m) if m == "Stream s under account 000000000000 not ACTIVE, instead in state UPDATING"),
+        "{err:?}"
+    );
+    // Writes and reads go on while UPDATING.
+    svc.put_record(
+        &r("s"),
+        PutEntry {
+            partition_key: "x",
+            explicit_hash_key: None,
+            data: b"x",
+        },
+        None,
+    )
+    .await
+    .unwrap();
     settle(&svc, "s").await;
 }
 
@@ -182,7 +279,12 @@ async fn update_shard_count_reaches_uniform_ranges() {
         settle(&h.svc, "s").await;
         let mut open: Vec<(u128, u128)> = shards(&h.svc, "s", Some(ShardFilter::AtLatest))
             .into_iter()
-            .map(|s| (s.starting_hash_key.parse().unwrap(), s.ending_hash_key.parse().unwrap()))
+            .map(|s| {
+                (
+                    s.starting_hash_key.parse().unwrap(),
+                    s.ending_hash_key.parse().unwrap(),
+                )
+            })
             .collect();
         open.sort_unstable();
         let goal: Vec<(u128, u128)> = HashKeyRange::uniform(target)
@@ -221,13 +323,22 @@ async fn a_lineage_following_reader_sees_every_record_once_across_reshards() {
             let mut n = 0u64;
             while !stop.load(Ordering::Relaxed) {
                 let keys: Vec<String> = (0..20).map(|k| format!("p{p}-k{k}")).collect();
-                let datas: Vec<Vec<u8>> = (0..20).map(|k| format!("{p}:{k}:{}", n + k as u64).into_bytes()).collect();
+                let datas: Vec<Vec<u8>> = (0..20)
+                    .map(|k| format!("{p}:{k}:{}", n + k as u64).into_bytes())
+                    .collect();
                 let entries: Vec<PutEntry> = keys
                     .iter()
                     .zip(&datas)
-                    .map(|(k, d)| PutEntry { partition_key: k, explicit_hash_key: None, data: d })
+                    .map(|(k, d)| PutEntry {
+                        partition_key: k,
+                        explicit_hash_key: None,
+                        data: d,
+                    })
                     .collect();
-                let results = svc.put_records(&StreamRef::name("s"), &entries).await.unwrap();
+                let results = svc
+                    .put_records(&StreamRef::name("s"), &entries)
+                    .await
+                    .unwrap();
                 for (i, res) in results.iter().enumerate() {
                     if matches!(res, PutResult::Ok { .. }) {
                         acked.push((keys[i].clone(), n + i as u64));
@@ -247,13 +358,19 @@ async fn a_lineage_following_reader_sees_every_record_once_across_reshards() {
             for s in open.iter().take(2) {
                 let start: u128 = s.starting_hash_key.parse().unwrap();
                 let end: u128 = s.ending_hash_key.parse().unwrap();
-                h.svc.split_shard(&r("s"), &s.shard_id, start + (end - start) / 2).await.unwrap();
+                h.svc
+                    .split_shard(&r("s"), &s.shard_id, start + (end - start) / 2)
+                    .await
+                    .unwrap();
                 settle(&h.svc, "s").await;
             }
         } else {
             for pair in open.chunks(2) {
                 if let [a, b] = pair {
-                    h.svc.merge_shards(&r("s"), &a.shard_id, &b.shard_id).await.unwrap();
+                    h.svc
+                        .merge_shards(&r("s"), &a.shard_id, &b.shard_id)
+                        .await
+                        .unwrap();
                     settle(&h.svc, "s").await;
                 }
             }
@@ -265,39 +382,76 @@ async fn a_lineage_following_reader_sees_every_record_once_across_reshards() {
     for p in producers {
         acked.extend(p.await.unwrap());
     }
-    assert!(acked.len() > 1000, "producers wrote too little: {}", acked.len());
+    assert!(
+        acked.len() > 1000,
+        "producers wrote too little: {}",
+        acked.len()
+    );
 
     // Read as the KCL does: a shard only after all its parents are finished.
     let all = shards(&h.svc, "s", None);
     let parents: HashMap<String, Vec<String>> = all
         .iter()
-        .map(|s| (s.shard_id.clone(), s.parent_shard_id.iter().chain(s.adjacent_parent_shard_id.iter()).cloned().collect()))
+        .map(|s| {
+            (
+                s.shard_id.clone(),
+                s.parent_shard_id
+                    .iter()
+                    .chain(s.adjacent_parent_shard_id.iter())
+                    .cloned()
+                    .collect(),
+            )
+        })
         .collect();
     let mut finished: HashSet<String> = HashSet::new();
     let mut per_key: BTreeMap<String, Vec<u64>> = BTreeMap::new();
     let mut seen = 0usize;
-    let mut queue: Vec<String> = all.iter().filter(|s| s.parent_shard_id.is_none()).map(|s| s.shard_id.clone()).collect();
+    let mut queue: Vec<String> = all
+        .iter()
+        .filter(|s| s.parent_shard_id.is_none())
+        .map(|s| s.shard_id.clone())
+        .collect();
     while let Some(shard) = queue.pop() {
         if finished.contains(&shard) {
             continue;
         }
-        assert!(parents[&shard].iter().all(|p| finished.contains(p)), "{shard} read before its parents");
-        let mut it = h.svc.get_shard_iterator(&r("s"), &shard, StartingPosition::TrimHorizon).unwrap();
+        assert!(
+            parents[&shard].iter().all(|p| finished.contains(p)),
+            "{shard} read before its parents"
+        );
+        let mut it = h
+            .svc
+            .get_shard_iterator(&r("s"), &shard, StartingPosition::TrimHorizon)
+            .unwrap();
         loop {
             let out = h.svc.get_records(&it, 1000, None).await.unwrap();
             for rec in &out.records {
                 let text = String::from_utf8(rec.data.to_vec()).unwrap();
                 let n: u64 = text.rsplit(':').next().unwrap().parse().unwrap();
-                per_key.entry(rec.partition_key.clone()).or_default().push(n);
+                per_key
+                    .entry(rec.partition_key.clone())
+                    .or_default()
+                    .push(n);
                 seen += 1;
             }
             match out.next_shard_iterator {
-                Some(next) if !(out.records.is_empty() && out.millis_behind_latest == 0 && is_open(&all, &shard)) => it = next,
+                Some(next)
+                    if !(out.records.is_empty()
+                        && out.millis_behind_latest == 0
+                        && is_open(&all, &shard)) =>
+                {
+                    it = next
+                }
                 Some(_) => break,
                 None => {
-                    assert!(!out.child_shards.is_empty(), "a null iterator comes with ChildShards");
+                    assert!(
+                        !out.child_shards.is_empty(),
+                        "a null iterator comes with ChildShards"
+                    );
                     for c in out.child_shards {
-                        let ready = parents[&c.shard_id].iter().all(|p| finished.contains(p) || *p == shard);
+                        let ready = parents[&c.shard_id]
+                            .iter()
+                            .all(|p| finished.contains(p) || *p == shard);
                         if ready {
                             queue.push(c.shard_id);
                         }
@@ -316,10 +470,15 @@ async fn a_lineage_following_reader_sees_every_record_once_across_reshards() {
     for v in expected.values_mut() {
         v.sort_unstable();
     }
-    assert_eq!(seen, acked.len(), "every acknowledged record is read exactly once");
+    assert_eq!(
+        seen,
+        acked.len(),
+        "every acknowledged record is read exactly once"
+    );
     assert_eq!(per_key, expected, "per-key order is kept");
 }
 
 fn is_open(all: &[ShardView], id: &str) -> bool {
-    all.iter().any(|s| s.shard_id == id && s.ending_sequence_number.is_none())
+    all.iter()
+        .any(|s| s.shard_id == id && s.ending_sequence_number.is_none())
 }

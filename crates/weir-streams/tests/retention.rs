@@ -30,7 +30,15 @@ async fn put_many(h: &common::Harness, tag: &str, n: usize) {
     for i in 0..n {
         let pk = format!("{tag}-{i}");
         h.svc
-            .put_record(&StreamRef::name("s"), PutEntry { partition_key: &pk, explicit_hash_key: None, data: &data }, None)
+            .put_record(
+                &StreamRef::name("s"),
+                PutEntry {
+                    partition_key: &pk,
+                    explicit_hash_key: None,
+                    data: &data,
+                },
+                None,
+            )
             .await
             .unwrap();
     }
@@ -57,10 +65,17 @@ async fn expired_records_leave_reads_and_disk() {
     h.svc.enforce_retention();
     let keys = read_keys(&h, "shardId-000000000000").await;
     assert!(!keys.is_empty());
-    assert!(keys.iter().all(|k| k.starts_with("new-")), "only unexpired records are read: {:?}", &keys[..3]);
+    assert!(
+        keys.iter().all(|k| k.starts_with("new-")),
+        "only unexpired records are read: {:?}",
+        &keys[..3]
+    );
     assert_eq!(keys.len(), 30);
     let files_after = segment_files(h.dir.path());
-    assert!(files_after < files_before, "expired segments are deleted ({files_before} -> {files_after})");
+    assert!(
+        files_after < files_before,
+        "expired segments are deleted ({files_before} -> {files_after})"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -72,10 +87,18 @@ async fn decreasing_retention_applies_at_once() {
     h.clock.advance(30 * HOUR);
     put_many(&h, "new", 10).await;
     h.svc.enforce_retention();
-    assert_eq!(read_keys(&h, "shardId-000000000000").await.len(), 50, "within 72 h all stay");
+    assert_eq!(
+        read_keys(&h, "shardId-000000000000").await.len(),
+        50,
+        "within 72 h all stay"
+    );
     h.svc.decrease_retention(&StreamRef::name("s"), 24).unwrap();
     let keys = read_keys(&h, "shardId-000000000000").await;
-    assert_eq!(keys.len(), 10, "a 24 h retention hides the 30 h old records at once");
+    assert_eq!(
+        keys.len(),
+        10,
+        "a 24 h retention hides the 30 h old records at once"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -89,7 +112,10 @@ async fn expired_closed_shards_leave_list_shards() {
         .unwrap();
     let ids = |h: &common::Harness| -> Vec<String> {
         h.svc
-            .list_shards(ListShards { stream: StreamRef::name("s"), ..Default::default() })
+            .list_shards(ListShards {
+                stream: StreamRef::name("s"),
+                ..Default::default()
+            })
             .unwrap()
             .0
             .into_iter()
@@ -131,11 +157,18 @@ async fn at_timestamp_is_right_across_resharding_and_trimming() {
     put_many(&h, "c", 10).await;
     let it = h
         .svc
-        .get_shard_iterator(&StreamRef::name("s"), "shardId-000000000000", StartingPosition::AtTimestamp(t))
+        .get_shard_iterator(
+            &StreamRef::name("s"),
+            "shardId-000000000000",
+            StartingPosition::AtTimestamp(t),
+        )
         .unwrap();
     let out = h.svc.get_records(&it, 100, None).await.unwrap();
     assert_eq!(out.records.len(), 10);
-    assert!(out.records.iter().all(|r| r.partition_key.starts_with("b-")));
+    assert!(out
+        .records
+        .iter()
+        .all(|r| r.partition_key.starts_with("b-")));
     assert!(out.next_shard_iterator.is_none() && out.child_shards.len() == 2);
     // After the parent's records expire, AT_TIMESTAMP before them starts at the children's data.
     h.clock.advance(25 * HOUR);
@@ -145,10 +178,17 @@ async fn at_timestamp_is_right_across_resharding_and_trimming() {
     for child in ["shardId-000000000001", "shardId-000000000002"] {
         let it = h
             .svc
-            .get_shard_iterator(&StreamRef::name("s"), child, StartingPosition::AtTimestamp(t))
+            .get_shard_iterator(
+                &StreamRef::name("s"),
+                child,
+                StartingPosition::AtTimestamp(t),
+            )
             .unwrap();
         let out = h.svc.get_records(&it, 100, None).await.unwrap();
-        assert!(out.records.iter().all(|r| r.partition_key.starts_with("d-")));
+        assert!(out
+            .records
+            .iter()
+            .all(|r| r.partition_key.starts_with("d-")));
         got += out.records.len();
     }
     assert_eq!(got, 4);

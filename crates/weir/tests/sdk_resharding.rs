@@ -56,13 +56,24 @@ async fn kcl_style_reader_sees_every_record_once_across_repeated_reshards() {
         let mut shards = client
             .list_shards()
             .stream_name("rs")
-            .shard_filter(ShardFilter::builder().r#type(ShardFilterType::AtLatest).build().unwrap())
+            .shard_filter(
+                ShardFilter::builder()
+                    .r#type(ShardFilterType::AtLatest)
+                    .build()
+                    .unwrap(),
+            )
             .send()
             .await
             .unwrap()
             .shards
             .unwrap_or_default();
-        shards.sort_by_key(|s| s.hash_key_range().unwrap().starting_hash_key().parse::<u128>().unwrap());
+        shards.sort_by_key(|s| {
+            s.hash_key_range()
+                .unwrap()
+                .starting_hash_key()
+                .parse::<u128>()
+                .unwrap()
+        });
         shards
     };
     for round in 0..4 {
@@ -71,7 +82,10 @@ async fn kcl_style_reader_sees_every_record_once_across_repeated_reshards() {
         if round % 2 == 0 {
             let s = &shards[0];
             let r = s.hash_key_range().unwrap();
-            let (lo, hi): (u128, u128) = (r.starting_hash_key().parse().unwrap(), r.ending_hash_key().parse().unwrap());
+            let (lo, hi): (u128, u128) = (
+                r.starting_hash_key().parse().unwrap(),
+                r.ending_hash_key().parse().unwrap(),
+            );
             client
                 .split_shard()
                 .stream_name("rs")
@@ -98,9 +112,20 @@ async fn kcl_style_reader_sees_every_record_once_across_repeated_reshards() {
     for p in producers {
         acked.extend(p.await.unwrap());
     }
-    assert!(acked.len() > 200, "too few records written: {}", acked.len());
+    assert!(
+        acked.len() > 200,
+        "too few records written: {}",
+        acked.len()
+    );
 
-    let all = client.list_shards().stream_name("rs").send().await.unwrap().shards.unwrap_or_default();
+    let all = client
+        .list_shards()
+        .stream_name("rs")
+        .send()
+        .await
+        .unwrap()
+        .shards
+        .unwrap_or_default();
     let parents: HashMap<String, Vec<String>> = all
         .iter()
         .map(|s| {
@@ -110,34 +135,72 @@ async fn kcl_style_reader_sees_every_record_once_across_repeated_reshards() {
             (s.shard_id().to_string(), p)
         })
         .collect();
-    let open_ids: HashSet<String> = open(client.clone()).await.iter().map(|s| s.shard_id().to_string()).collect();
+    let open_ids: HashSet<String> = open(client.clone())
+        .await
+        .iter()
+        .map(|s| s.shard_id().to_string())
+        .collect();
     let mut finished: HashSet<String> = HashSet::new();
-    let mut queue: Vec<String> = all.iter().filter(|s| s.parent_shard_id().is_none()).map(|s| s.shard_id().to_string()).collect();
+    let mut queue: Vec<String> = all
+        .iter()
+        .filter(|s| s.parent_shard_id().is_none())
+        .map(|s| s.shard_id().to_string())
+        .collect();
     let mut per_key: BTreeMap<String, Vec<u64>> = BTreeMap::new();
     let mut seen = 0usize;
     while let Some(shard) = queue.pop() {
         if finished.contains(&shard) {
             continue;
         }
-        assert!(parents[&shard].iter().all(|p| finished.contains(p)), "{shard} before its parents");
-        let mut it = common::shard_iterator(&client, "rs", &shard, aws_sdk_kinesis::types::ShardIteratorType::TrimHorizon).await;
+        assert!(
+            parents[&shard].iter().all(|p| finished.contains(p)),
+            "{shard} before its parents"
+        );
+        let mut it = common::shard_iterator(
+            &client,
+            "rs",
+            &shard,
+            aws_sdk_kinesis::types::ShardIteratorType::TrimHorizon,
+        )
+        .await;
         loop {
-            let out = client.get_records().shard_iterator(&it).send().await.expect("GetRecords");
+            let out = client
+                .get_records()
+                .shard_iterator(&it)
+                .send()
+                .await
+                .expect("GetRecords");
             for r in out.records() {
-                let n: u64 = std::str::from_utf8(r.data().as_ref()).unwrap().parse().unwrap();
-                per_key.entry(r.partition_key().unwrap_or_default().to_string()).or_default().push(n);
+                let n: u64 = std::str::from_utf8(r.data().as_ref())
+                    .unwrap()
+                    .parse()
+                    .unwrap();
+                per_key
+                    .entry(r.partition_key().unwrap_or_default().to_string())
+                    .or_default()
+                    .push(n);
                 seen += 1;
             }
             match out.next_shard_iterator() {
-                Some(next) if !(open_ids.contains(&shard) && out.records().is_empty() && out.millis_behind_latest() == Some(0)) => {
+                Some(next)
+                    if !(open_ids.contains(&shard)
+                        && out.records().is_empty()
+                        && out.millis_behind_latest() == Some(0)) =>
+                {
                     it = next.to_string()
                 }
                 Some(_) => break,
                 None => {
                     let children = out.child_shards();
-                    assert!(!children.is_empty(), "a null NextShardIterator comes with ChildShards");
+                    assert!(
+                        !children.is_empty(),
+                        "a null NextShardIterator comes with ChildShards"
+                    );
                     for c in children {
-                        if parents[c.shard_id()].iter().all(|p| finished.contains(p) || *p == shard) {
+                        if parents[c.shard_id()]
+                            .iter()
+                            .all(|p| finished.contains(p) || *p == shard)
+                        {
                             queue.push(c.shard_id().to_string());
                         }
                     }
@@ -154,6 +217,10 @@ async fn kcl_style_reader_sees_every_record_once_across_repeated_reshards() {
     for v in expected.values_mut() {
         v.sort_unstable();
     }
-    assert_eq!(seen, acked.len(), "every acknowledged record read exactly once");
+    assert_eq!(
+        seen,
+        acked.len(),
+        "every acknowledged record read exactly once"
+    );
     assert_eq!(per_key, expected, "per-key order kept");
 }

@@ -160,7 +160,10 @@ pub(crate) fn fix_crc(bytes: &mut [u8]) {
         return;
     }
     let payload_len = (u32_at(bytes, 40) as usize).min(bytes.len() - HEADER_LEN);
-    let crc = finish_crc(crc32c::crc32c(&bytes[HEADER_LEN..HEADER_LEN + payload_len]), bytes);
+    let crc = finish_crc(
+        crc32c::crc32c(&bytes[HEADER_LEN..HEADER_LEN + payload_len]),
+        bytes,
+    );
     bytes[8..12].copy_from_slice(&crc.to_le_bytes());
 }
 

@@ -11,9 +11,9 @@
 use super::shard::Shard;
 use super::Inner;
 use crate::Durability;
+use parking_lot::Mutex;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use parking_lot::Mutex;
 use std::time::Instant;
 
 /// Threads that sync dirty shards of one commit round in parallel.

@@ -44,9 +44,19 @@ pub fn harness_config(segment_bytes: u64, tune: impl FnOnce(&mut ServiceConfig))
         ..ServiceConfig::default()
     };
     tune(&mut config);
-    let (svc, _) =
-        StreamService::open(store.clone(), Arc::new(MemoryMetadata::new()), clock.clone(), config).unwrap();
-    Harness { svc, clock, store, dir }
+    let (svc, _) = StreamService::open(
+        store.clone(),
+        Arc::new(MemoryMetadata::new()),
+        clock.clone(),
+        config,
+    )
+    .unwrap();
+    Harness {
+        svc,
+        clock,
+        store,
+        dir,
+    }
 }
 
 pub fn harness() -> Harness {

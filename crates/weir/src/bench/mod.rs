@@ -168,7 +168,8 @@ async fn run_async(args: BenchArgs) -> Result<()> {
                     started.elapsed().as_secs_f64(),
                     puts.saturating_sub(last_totals.0) as f64 / secs,
                     gets.saturating_sub(last_totals.1) as f64 / secs,
-                    rss.last().map_or("?".into(), |k| format!("{:.1}", *k as f64 / 1024.0)),
+                    rss.last()
+                        .map_or("?".into(), |k| format!("{:.1}", *k as f64 / 1024.0)),
                 );
                 last_totals = (puts, gets);
                 last_report = now;

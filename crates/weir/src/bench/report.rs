@@ -70,7 +70,10 @@ impl Stats {
     }
     /// Records put and read so far (since the last reset).
     pub fn totals(&self) -> (u64, u64) {
-        (self.put_records.load(Relaxed), self.get_records.load(Relaxed))
+        (
+            self.put_records.load(Relaxed),
+            self.get_records.load(Relaxed),
+        )
     }
     pub fn elapsed(&self) -> Duration {
         self.started.lock().elapsed()

@@ -21,7 +21,12 @@ pub async fn handle(svc: StreamService, input: Input) -> Result<Empty, ApiError>
     let mut v = Violations::new();
     if v.required("newStartingHashKey", &input.new_starting_hash_key) {
         let k = input.new_starting_hash_key.as_deref().unwrap_or("");
-        v.pattern("newStartingHashKey", k, validate::is_hash_key_shape(k), validate::HASH_KEY_PATTERN);
+        v.pattern(
+            "newStartingHashKey",
+            k,
+            validate::is_hash_key_shape(k),
+            validate::HASH_KEY_PATTERN,
+        );
     }
     input.at.validate(&mut v);
     if v.required("shardToSplit", &input.shard_to_split) {
@@ -34,7 +39,11 @@ pub async fn handle(svc: StreamService, input: Input) -> Result<Empty, ApiError>
             "NewStartingHashKey {key} is not a hash key in the range [0, 2^128-1]."
         ))
     })?;
-    svc.split_shard(&input.at.to_ref(), input.shard_to_split.as_deref().unwrap_or(""), key.0)
-        .await?;
+    svc.split_shard(
+        &input.at.to_ref(),
+        input.shard_to_split.as_deref().unwrap_or(""),
+        key.0,
+    )
+    .await?;
     Ok(Empty {})
 }

@@ -28,7 +28,11 @@ pub struct Output {
 pub async fn handle(svc: StreamService, input: Input) -> Result<Output, ApiError> {
     let mut v = Violations::new();
     if v.required("scalingType", &input.scaling_type) {
-        v.one_of("scalingType", input.scaling_type.as_deref().unwrap_or(""), &["UNIFORM_SCALING"]);
+        v.one_of(
+            "scalingType",
+            input.scaling_type.as_deref().unwrap_or(""),
+            &["UNIFORM_SCALING"],
+        );
     }
     input.at.validate(&mut v);
     if v.required("targetShardCount", &input.target_shard_count) {

@@ -91,6 +91,14 @@ impl Violations {
         }
     }
 
+    /// A sequence number's model pattern `0|([1-9]\d{0,128})`, when present.
+    pub fn sequence_number(&mut self, path: &str, v: &Option<String>) {
+        if let Some(s) = v {
+            let ok = weir_core::sequence::is_valid_sequence_number_shape(s);
+            self.pattern(path, s, ok, SEQUENCE_NUMBER_PATTERN);
+        }
+    }
+
     pub fn min_i64(&mut self, path: &str, v: i64, min: i64) {
         if v < min {
             self.push(

@@ -460,7 +460,7 @@ fn uniform_plan(m: &StreamMeta, target: u32) -> Plan {
             continue;
         }
         let mut acc = inside[0];
-        for (k, piece) in inside.iter().enumerate().skip(1) {
+        for piece in inside.iter().skip(1) {
             // The two merged shards close: existing ones through the store, new ones at once.
             for (_, idx, created) in [acc, *piece] {
                 match created {
@@ -482,7 +482,6 @@ fn uniform_plan(m: &StreamMeta, target: u32) -> Plan {
                 closed_at_once: false,
             });
             acc = (range, index, Some(plan.open.len() - 1));
-            let _ = k;
         }
     }
     plan

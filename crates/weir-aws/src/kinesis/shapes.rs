@@ -1,6 +1,5 @@
 //! Shapes shared by several Kinesis operations, named as in the service model.
 
-use crate::types::Timestamp;
 use crate::validate::Violations;
 use serde::{Deserialize, Serialize};
 use weir_streams::{ShardView, StreamRef};
@@ -125,10 +124,6 @@ impl Addressing {
             arn: self.stream_arn.clone(),
         }
     }
-}
-
-pub fn timestamp(millis: i64) -> Timestamp {
-    Timestamp(millis)
 }
 
 /// Tag keys and values as AWS checks them: `\p{L}\p{Z}\p{N}_.:/=+\-@` and `%` refused.

@@ -29,7 +29,7 @@ pub async fn handle(svc: StreamService, input: Input) -> Result<Empty, ApiError>
     input.at.validate(&mut v);
     v.finish()?;
     let tags = input.tags.unwrap_or_default();
-    super::check_tag_chars(&svc, &input.at, tags.iter(), "add tags to")?;
+    super::check_tag_chars(tags.iter())?;
     svc.add_tags(&input.at.to_ref(), tags.into_iter().collect())?;
     Ok(Empty {})
 }

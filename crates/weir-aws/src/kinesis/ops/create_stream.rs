@@ -2,7 +2,7 @@
 
 use crate::codec::Empty;
 use crate::error::ApiError;
-use crate::kinesis::shapes::{tag_chars_ok, StreamModeDetailsIn, STREAM_MODES};
+use crate::kinesis::shapes::{StreamModeDetailsIn, STREAM_MODES};
 use crate::validate::Violations;
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
@@ -47,14 +47,7 @@ pub async fn handle(svc: StreamService, input: Input) -> Result<Empty, ApiError>
     v.finish()?;
 
     if let Some(tags) = &input.tags {
-        if !tags
-            .iter()
-            .all(|(k, val)| tag_chars_ok(k) && tag_chars_ok(val))
-        {
-            return Err(ApiError::invalid_argument(
-                "Some tags contain invalid characters. Valid characters: Unicode letters, digits, white space, _ . / = + - % @.",
-            ));
-        }
+        super::check_tag_chars(tags.iter())?;
     }
     let mode = match input
         .stream_mode_details

@@ -4,7 +4,7 @@
 use crate::error::ApiError;
 use crate::kinesis::shapes::Addressing;
 use crate::types::Timestamp;
-use crate::validate::{self, Violations};
+use crate::validate::Violations;
 use serde::{Deserialize, Serialize};
 use weir_streams::{StartingPosition, StreamService};
 
@@ -55,14 +55,7 @@ pub async fn handle(svc: StreamService, input: Input) -> Result<Output, ApiError
             &ITERATOR_TYPES,
         );
     }
-    if let Some(s) = &input.starting_sequence_number {
-        v.pattern(
-            "startingSequenceNumber",
-            s,
-            weir_core::sequence::is_valid_sequence_number_shape(s),
-            validate::SEQUENCE_NUMBER_PATTERN,
-        );
-    }
+    v.sequence_number("startingSequenceNumber", &input.starting_sequence_number);
     at.validate(&mut v);
     v.finish()?;
 

@@ -41,13 +41,12 @@ pub mod update_shard_count;
 pub mod update_stream_mode;
 
 use crate::error::ApiError;
-use crate::kinesis::shapes::{tag_chars_ok, Addressing};
+use crate::kinesis::shapes::tag_chars_ok;
 use crate::validate::{self, Violations};
 use serde::Serialize;
 use std::collections::HashMap;
 use weir_core::HashKey;
 use weir_streams::settings::{MonitoringChange, ALL_METRICS};
-use weir_streams::StreamService;
 
 /// Checks an ExplicitHashKey's pattern now; its range (< 2^128) is checked after validation,
 /// because AWS reports it as an InvalidArgumentException rather than a model violation.
@@ -112,13 +111,9 @@ pub(crate) fn validate_metrics(v: &mut Violations, metrics: &[String]) {
 
 /// Tag characters AWS refuses are an InvalidArgumentException, checked after model validation.
 pub(crate) fn check_tag_chars<'a>(
-    svc: &StreamService,
-    at: &Addressing,
     mut tags: impl Iterator<Item = (&'a String, &'a String)>,
-    verb: &str,
 ) -> Result<(), ApiError> {
     if tags.any(|(k, v)| !tag_chars_ok(k) || !tag_chars_ok(v)) {
-        let _ = (svc, at, verb);
         return Err(ApiError::invalid_argument(
             "Some tags contain invalid characters. Valid characters: Unicode letters, digits, white space, _ . / = + - % @.",
         ));

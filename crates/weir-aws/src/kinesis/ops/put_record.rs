@@ -4,7 +4,7 @@ use crate::error::ApiError;
 use crate::kinesis::shapes::Addressing;
 use crate::metering;
 use crate::types::Blob;
-use crate::validate::{self, Violations};
+use crate::validate::Violations;
 use serde::{Deserialize, Serialize};
 use std::time::Instant;
 use weir_core::HashKey;
@@ -39,14 +39,10 @@ pub async fn handle(svc: StreamService, input: Input) -> Result<Output, ApiError
         stream_id: input.stream_id,
     };
     let mut v = Violations::new();
-    if let Some(s) = &input.sequence_number_for_ordering {
-        v.pattern(
-            "sequenceNumberForOrdering",
-            s,
-            weir_core::sequence::is_valid_sequence_number_shape(s),
-            validate::SEQUENCE_NUMBER_PATTERN,
-        );
-    }
+    v.sequence_number(
+        "sequenceNumberForOrdering",
+        &input.sequence_number_for_ordering,
+    );
     if v.required("partitionKey", &input.partition_key) {
         v.str_len(
             "partitionKey",

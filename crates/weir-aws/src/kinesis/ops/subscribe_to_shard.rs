@@ -19,7 +19,7 @@ use crate::json_out;
 use crate::kinesis::shapes::ChildShard;
 use crate::server::Body;
 use crate::types::{BlobOut, Timestamp};
-use crate::validate::{self, Violations};
+use crate::validate::Violations;
 use bytes::Bytes;
 use http::{HeaderValue, Response};
 use http_body_util::BodyExt;
@@ -84,14 +84,7 @@ pub fn handle(svc: &StreamService, input: Input) -> Result<Subscription, ApiErro
                 &POSITION_TYPES,
             );
         }
-        if let Some(s) = &p.sequence_number {
-            v.pattern(
-                "startingPosition.sequenceNumber",
-                s,
-                weir_core::sequence::is_valid_sequence_number_shape(s),
-                validate::SEQUENCE_NUMBER_PATTERN,
-            );
-        }
+        v.sequence_number("startingPosition.sequenceNumber", &p.sequence_number);
     }
     validate_stream_id(&mut v, &input.stream_id);
     v.finish()?;

@@ -2,7 +2,6 @@
 
 use crate::codec::Empty;
 use crate::error::ApiError;
-use crate::kinesis::shapes::Addressing;
 use crate::validate::Violations;
 use serde::Deserialize;
 use std::collections::HashMap;
@@ -30,12 +29,8 @@ pub async fn handle(svc: StreamService, input: Input) -> Result<Empty, ApiError>
     v.finish()?;
     let arn = input.resource_arn.unwrap_or_default();
     let r = svc.stream_for_resource(&arn)?;
-    let at = Addressing {
-        stream_arn: Some(arn),
-        ..Default::default()
-    };
     let tags = input.tags.unwrap_or_default();
-    super::check_tag_chars(&svc, &at, tags.iter(), "add tags to")?;
+    super::check_tag_chars(tags.iter())?;
     svc.add_tags(&r, tags.into_iter().collect())?;
     Ok(Empty {})
 }

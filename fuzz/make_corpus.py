@@ -82,6 +82,34 @@ def batch(records):
     return header + payload
 
 
+AUTH = ("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261201/us-east-1/kinesis/aws4_request, "
+        "SignedHeaders=host;x-amz-date, Signature=0123456789abcdef")
+DATE = "20261201T000000Z"
+
+
+def http1(target, body, extra=b""):
+    """One HTTP/1.1 request to the Kinesis front end."""
+    head = (f"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Amz-Target: {target}\r\n"
+            f"Authorization: {AUTH}\r\nX-Amz-Date: {DATE}\r\n"
+            f"Content-Type: application/x-amz-json-1.1\r\nContent-Length: {len(body)}\r\n").encode()
+    return head + extra + b"\r\n" + body
+
+
+def http2(target, body):
+    """An HTTP/2 (prior knowledge) connection with one request, built with the h2 library."""
+    import h2.config
+    import h2.connection
+    conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+    conn.initiate_connection()
+    conn.send_headers(1, [(":method", "POST"), (":path", "/"), (":scheme", "http"),
+                          (":authority", "127.0.0.1"), ("x-amz-target", target),
+                          ("authorization", AUTH), ("x-amz-date", DATE),
+                          ("content-type", "application/x-amz-json-1.1"),
+                          ("content-length", str(len(body)))])
+    conn.send_data(1, body, end_stream=True)
+    return conn.data_to_send()
+
+
 def main():
     for d in ("kinesis", "eventstream", "segment_batch"):
         (ROOT / d).mkdir(parents=True, exist_ok=True)
@@ -95,6 +123,18 @@ def main():
     (ROOT / "eventstream" / "two").write_bytes(
         eventstream([(":message-type", "event")], b'{"Records":[]}') +
         eventstream([(":message-type", "exception"), (":exception-type", "X")], b"{}"))
+    (ROOT / "http").mkdir(exist_ok=True)
+    put = json.dumps(KINESIS["PutRecord"]).encode()
+    (ROOT / "http" / "put_record").write_bytes(http1("Kinesis_20131202.PutRecord", put))
+    (ROOT / "http" / "pipelined").write_bytes(
+        http1("Kinesis_20131202.ListStreams", b"{}") + http1("Kinesis_20131202.PutRecord", put))
+    chunked = (b"POST / HTTP/1.1\r\nHost: h\r\nX-Amz-Target: Kinesis_20131202.PutRecord\r\n"
+               + f"Authorization: {AUTH}\r\nX-Amz-Date: {DATE}\r\n".encode()
+               + b"Content-Type: application/x-amz-json-1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+               + f"{len(put):x}\r\n".encode() + put + b"\r\n0\r\n\r\n")
+    (ROOT / "http" / "chunked").write_bytes(chunked)
+    (ROOT / "http" / "health").write_bytes(b"GET /health HTTP/1.1\r\nHost: h\r\n\r\n")
+    (ROOT / "http" / "h2_put_record").write_bytes(http2("Kinesis_20131202.PutRecord", put))
     (ROOT / "segment_batch" / "three").write_bytes(b"\x01" + batch([("a", b"x"), ("bb", b""), ("c", b"y" * 40)]))
 
 

@@ -64,6 +64,8 @@ pub struct Counters {
     pub connections_idle_closed: AtomicU64,
     pub requests_throttled_inflight: AtomicU64,
     pub body_timeouts: AtomicU64,
+    /// Operations that panicked (each answered with an internal error; the process lives on).
+    pub handler_panics: AtomicU64,
 }
 
 /// The shared state of admission control.
@@ -246,6 +248,14 @@ impl Activity {
         InflightGuard(self.clone())
     }
 
+    /// Requests started so far, and those still in flight.
+    pub fn requests(&self) -> (u64, usize) {
+        (
+            self.requests.load(Ordering::Relaxed),
+            self.inflight.load(Ordering::Relaxed),
+        )
+    }
+
     /// Whether the connection has been idle past its limit: the header timeout before its first
     /// request, the idle timeout after.
     pub fn expired(&self, limits: &Limits) -> bool {
@@ -378,7 +388,13 @@ pub fn render_metrics(out: &mut String, router: &crate::server::Router) {
     use std::fmt::Write;
     let c = &router.admission.counters;
     let health = router.streams.store().write_health();
-    let rows: [(&str, &str, &str, u64); 9] = [
+    let rows: [(&str, &str, &str, u64); 10] = [
+        (
+            "weir_request_handler_panics_total",
+            "counter",
+            "Operations that panicked; each was answered with InternalFailure and the server kept running.",
+            c.handler_panics.load(Ordering::Relaxed),
+        ),
         (
             "weir_connections_refused_total",
             "counter",

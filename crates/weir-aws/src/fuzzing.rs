@@ -5,6 +5,9 @@
 //! real dispatcher over an in-memory service: whatever the bytes, the answer is a value or a 4xx
 //! AWS error — never a panic, never a 500. `eventstream` feeds arbitrary bytes to the event
 //! stream decoder: a message or an error, and a decoded message re-encodes to the same bytes.
+//! `http` feeds arbitrary bytes as everything a client sends on one connection to the real
+//! listener stack — HTTP/1.1 or HTTP/2 (sniffed), admission control, routing, every operation:
+//! the connection ends by itself, nothing panics, and no answer is a 500.
 
 use crate::codec::Encoding;
 use crate::kinesis;
@@ -39,6 +42,7 @@ pub const OPERATIONS: &[&str] = &[
 
 struct Target {
     svc: StreamService,
+    router: Arc<crate::Router>,
     rt: tokio::runtime::Runtime,
 }
 
@@ -70,8 +74,21 @@ fn target() -> &'static Target {
                 warm_throughput_mibps: None,
             });
         });
-        Target { svc, rt }
+        let router = Arc::new(crate::Router::new(svc.clone()));
+        Target { svc, router, rt }
     })
+}
+
+impl Target {
+    /// Runs one input to completion. One at a time: when `cargo test` replays inputs from several
+    /// threads, the thread that drives the runtime's tasks must be the one waiting for them.
+    fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
+        static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _turn = ONE_AT_A_TIME
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        self.rt.block_on(f)
+    }
 }
 
 /// Byte 0 picks the encoding, byte 1 the operation; the rest is the request body.
@@ -84,7 +101,7 @@ pub fn kinesis(data: &[u8]) {
     };
     let op = OPERATIONS[*op as usize % OPERATIONS.len()];
     let t = target();
-    let result = t.rt.block_on(kinesis::dispatch(&t.svc, op, enc, body));
+    let result = t.block_on(kinesis::dispatch(&t.svc, op, enc, body));
     if let Err(e) = result {
         assert!(e.status < 500, "{op}: a 5xx for client input: {e:?}");
         assert!(!e.code.is_empty());
@@ -101,4 +118,83 @@ pub fn eventstream(data: &[u8]) {
         assert_eq!(&again[..], &rest[..used], "decode/encode round trip");
         rest = &rest[used..];
     }
+}
+
+/// How long one connection may take before the target calls it a hang.
+const HTTP_HANG: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// How many quiet yields to the server count as settled, and the most the client waits.
+const HTTP_SETTLE_YIELDS: usize = 64;
+const HTTP_SETTLE_MAX_YIELDS: usize = 20_000;
+
+/// One client connection that sends `data` and then closes its sending side; returns what the
+/// server sent back.
+pub fn http(data: &[u8]) -> Vec<u8> {
+    use std::sync::atomic::Ordering;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let t = target();
+    let router = t.router.clone();
+    let panics_before = router
+        .admission
+        .counters
+        .handler_panics
+        .load(Ordering::Relaxed);
+    let response = t.block_on(async {
+        let (client, server) = tokio::io::duplex(1 << 16);
+        let peer = std::net::SocketAddr::from(([127, 0, 0, 1], 1));
+        let activity = crate::admission::Activity::new();
+        let service = crate::server::connection_service(router.clone(), peer, activity.clone());
+        let builder = crate::server::connection_builder(&router.admission.limits);
+        let connection = tokio::spawn(async move {
+            let io = hyper_util::rt::TokioIo::new(server);
+            let _ = builder.serve_connection(io, service).await;
+        });
+        let (mut from_server, mut to_server) = tokio::io::split(client);
+        let reader = tokio::spawn(async move {
+            let mut out = Vec::new();
+            let _ = from_server.read_to_end(&mut out).await;
+            out
+        });
+        let _ = to_server.write_all(data).await;
+        // Let the server answer what it has read before it sees the end of the input: HTTP/2
+        // treats a closed transport as the end of every stream. Settled = no request in flight
+        // and none started for a while; counted in yields to this thread's other tasks, not time.
+        let (mut seen, mut quiet) = (activity.requests().0, 0);
+        for _ in 0..HTTP_SETTLE_MAX_YIELDS {
+            tokio::task::yield_now().await;
+            let (started, inflight) = activity.requests();
+            if inflight == 0 && started == seen {
+                quiet += 1;
+                if quiet == HTTP_SETTLE_YIELDS {
+                    break;
+                }
+            } else {
+                (seen, quiet) = (started, 0);
+            }
+        }
+        let _ = to_server.shutdown().await;
+        let out = tokio::time::timeout(HTTP_HANG, reader)
+            .await
+            .expect("the connection ends once the client has sent everything")
+            .expect("reading the answer");
+        tokio::time::timeout(HTTP_HANG, connection)
+            .await
+            .expect("the connection task ends")
+            .expect("the connection task does not panic");
+        out
+    });
+    assert_eq!(
+        router
+            .admission
+            .counters
+            .handler_panics
+            .load(Ordering::Relaxed),
+        panics_before,
+        "an operation panicked"
+    );
+    assert!(
+        !response.windows(12).any(|w| w == b"HTTP/1.1 500"),
+        "a 500 for client input"
+    );
+    response
 }

@@ -91,19 +91,7 @@ async fn accept_loop(
     grace: Duration,
 ) -> std::io::Result<()> {
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let limits = router.admission.limits.clone();
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_timeout);
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        .max_concurrent_streams(admission::MAX_CONCURRENT_STREAMS)
-        .keep_alive_interval(Some(Duration::from_secs(20)))
-        .keep_alive_timeout(Duration::from_secs(20));
-    let builder = Arc::new(builder);
+    let builder = Arc::new(connection_builder(&router.admission.limits));
     tokio::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
@@ -124,18 +112,7 @@ async fn accept_loop(
         };
         let _ = stream.set_nodelay(true);
         let activity = Activity::new();
-        let service = {
-            let router = router.clone();
-            let activity = activity.clone();
-            service_fn(move |req| {
-                let router = router.clone();
-                let guard = activity.begin();
-                async move {
-                    let resp = handle(router, req, peer).await;
-                    Ok::<_, std::convert::Infallible>(resp.map(|b| GuardedBody::new(b, guard)))
-                }
-            })
-        };
+        let service = connection_service(router.clone(), peer, activity.clone());
         let watcher = graceful.watcher();
         let builder = builder.clone();
         let router = router.clone();
@@ -188,6 +165,48 @@ async fn accept_loop(
         }
     }
     Ok(())
+}
+
+/// HTTP/1.1 and HTTP/2 (told apart by the client's first bytes) under the listener's limits.
+/// An HTTP/1.1 client that shuts its sending side after its requests still gets its answers.
+pub(crate) fn connection_builder(limits: &admission::Limits) -> auto::Builder<TokioExecutor> {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .half_close(true)
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(admission::MAX_CONCURRENT_STREAMS)
+        .keep_alive_interval(Some(Duration::from_secs(20)))
+        .keep_alive_timeout(Duration::from_secs(20));
+    builder
+}
+
+/// The per-connection request handler: every request is routed, and counts as activity on the
+/// connection until its response body has been sent.
+pub(crate) fn connection_service(
+    router: Arc<Router>,
+    peer: SocketAddr,
+    activity: Arc<Activity>,
+) -> impl hyper::service::Service<
+    Request<Incoming>,
+    Response = Response<GuardedBody>,
+    Error = std::convert::Infallible,
+    Future = impl Future<Output = Result<Response<GuardedBody>, std::convert::Infallible>>
+                 + Send
+                 + 'static,
+> + Clone {
+    service_fn(move |req| {
+        let router = router.clone();
+        let guard = activity.begin();
+        async move {
+            let resp = handle(router, req, peer).await;
+            Ok::<_, std::convert::Infallible>(resp.map(|b| GuardedBody::new(b, guard)))
+        }
+    })
 }
 
 /// Drives a connection until it ends, or closes it once it has sat idle past its limit (see
@@ -337,17 +356,17 @@ async fn route(router: Arc<Router>, req: Request<Incoming>) -> Response<Body> {
             Err(e) => error_response(enc, &e),
         };
     }
-    // Run the operation in its own task: a panic becomes a 500 and a vanished client does not
-    // cancel it half-way.
     let recorder = router.metrics.clone();
-    let task = tokio::spawn(
+    let counters = router.clone();
+    let answer = isolated(
+        &counters.admission.counters,
         crate::metering::scope(recorder, async move {
             kinesis::dispatch(&router.streams, &op, enc, &body).await
-        })
-        .in_current_span(),
-    );
-    match task.await {
-        Ok(Ok(bytes)) => {
+        }),
+    )
+    .await;
+    match answer {
+        Ok(bytes) => {
             let mut resp = Response::new(full(bytes));
             resp.headers_mut().insert(
                 http::header::CONTENT_TYPE,
@@ -355,10 +374,24 @@ async fn route(router: Arc<Router>, req: Request<Incoming>) -> Response<Body> {
             );
             resp
         }
-        Ok(Err(e)) => error_response(enc, &e),
+        Err(e) => error_response(enc, &e),
+    }
+}
+
+/// Runs an operation in its own task, so that a vanished client does not cancel it half-way and a
+/// panic in it fails this request only: logged, counted, and answered as an internal error.
+pub(crate) async fn isolated<T: Send + 'static>(
+    counters: &admission::Counters,
+    operation: impl Future<Output = Result<T, ApiError>> + Send + 'static,
+) -> Result<T, ApiError> {
+    match tokio::spawn(operation.in_current_span()).await {
+        Ok(answer) => answer,
         Err(join) => {
+            counters
+                .handler_panics
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             tracing::error!(error = %join, "operation panicked");
-            error_response(enc, &ApiError::internal(""))
+            Err(ApiError::internal(""))
         }
     }
 }
@@ -402,4 +435,23 @@ fn access_denied_xml() -> Response<Body> {
         "application/xml",
         "<AccessDeniedException>\n  <Message>Unable to determine service/operation name to be authorized</Message>\n</AccessDeniedException>\n",
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::Ordering;
+
+    #[tokio::test]
+    async fn a_panicking_operation_fails_its_request_only_and_is_counted() {
+        let counters = admission::Counters::default();
+        let answer: Result<(), ApiError> = isolated(&counters, async { panic!("boom") }).await;
+        let e = answer.expect_err("a panic is an error");
+        assert_eq!(e.code, "InternalFailureException");
+        assert_eq!(e.status, 500);
+        assert_eq!(counters.handler_panics.load(Ordering::Relaxed), 1);
+        let fine = isolated(&counters, async { Ok::<_, ApiError>(7) }).await;
+        assert_eq!(fine.expect("a value"), 7);
+        assert_eq!(counters.handler_panics.load(Ordering::Relaxed), 1);
+    }
 }

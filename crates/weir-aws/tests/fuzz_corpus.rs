@@ -16,7 +16,7 @@ fn inputs(target: &str) -> Vec<PathBuf> {
     files
 }
 
-fn replay(target: &str, run: fn(&[u8])) {
+fn replay(target: &str, run: impl Fn(&[u8])) {
     let files = inputs(target);
     assert!(!files.is_empty(), "no corpus for {target}");
     for f in files {
@@ -41,4 +41,29 @@ fn eventstream_messages() {
 #[test]
 fn segment_batches() {
     replay("segment_batch", weir_storage::fuzzing::batch);
+}
+
+#[test]
+fn http_connections() {
+    replay("http", |d| {
+        weir_aws::fuzzing::http(d);
+    });
+}
+
+#[test]
+fn http_seeds_reach_the_operations() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/http");
+    let answer = |seed: &str| weir_aws::fuzzing::http(&std::fs::read(root.join(seed)).unwrap());
+    let put = String::from_utf8_lossy(&answer("put_record")).into_owned();
+    assert!(put.starts_with("HTTP/1.1 200"), "{put}");
+    assert!(put.contains("SequenceNumber"), "{put}");
+    let pipelined = String::from_utf8_lossy(&answer("pipelined")).into_owned();
+    assert_eq!(pipelined.matches("HTTP/1.1 200").count(), 2, "{pipelined}");
+    // HTTP/2: the server's frames include a HEADERS frame (type 1) for the answer.
+    let h2 = answer("h2_put_record");
+    assert!(
+        h2.len() > 9 && h2.windows(14).any(|w| w == b"SequenceNumber"),
+        "{}",
+        String::from_utf8_lossy(&h2)
+    );
 }

@@ -1,0 +1,330 @@
+//! The function service: definitions (create, get, list, delete) and invocations.
+
+use crate::http_function::{self, HttpClient};
+use crate::model::*;
+use crate::pool::{Invocation, Pool};
+use crate::registry::Registry;
+use crate::{Error, Result};
+use bytes::Bytes;
+use parking_lot::Mutex;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use weir_core::Clock;
+use weir_storage::MetadataStore;
+
+/// Where and how functions run.
+#[derive(Debug, Clone)]
+pub struct FunctionsConfig {
+    pub region: String,
+    pub account_id: String,
+    /// Where deployment packages are unpacked (`<data-dir>/functions`).
+    pub code_dir: PathBuf,
+    /// The interpreter for `python3.*` runtimes.
+    pub python: String,
+    /// weir's own endpoint, given to handlers as `AWS_ENDPOINT_URL` (None: not set).
+    pub endpoint: Option<String>,
+}
+
+/// Cheap to clone.
+#[derive(Clone)]
+pub struct FunctionService {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    registry: Registry,
+    settings: Arc<FunctionsConfig>,
+    pools: Mutex<HashMap<String, Arc<Pool>>>,
+    clock: Arc<dyn Clock>,
+    http: HttpClient,
+}
+
+impl FunctionService {
+    pub fn new(
+        meta: Arc<dyn MetadataStore>,
+        clock: Arc<dyn Clock>,
+        settings: FunctionsConfig,
+    ) -> Self {
+        FunctionService {
+            inner: Arc::new(Inner {
+                registry: Registry::new(meta),
+                settings: Arc::new(settings),
+                pools: Mutex::default(),
+                clock,
+                http: http_function::client(),
+            }),
+        }
+    }
+
+    pub fn settings(&self) -> &FunctionsConfig {
+        &self.inner.settings
+    }
+
+    /// `arn:aws:lambda:<region>:<account>:function:<name>`.
+    pub fn arn(&self, name: &str) -> String {
+        let s = &self.inner.settings;
+        format!(
+            "arn:aws:lambda:{}:{}:function:{name}",
+            s.region, s.account_id
+        )
+    }
+
+    /// The function name in a FunctionName parameter: a name, a partial ARN
+    /// (`123456789012:function:name`) or a full ARN, with an optional `:$LATEST` qualifier.
+    pub fn name_of(function: &str) -> &str {
+        let rest = match function.find("function:") {
+            Some(i) => &function[i + "function:".len()..],
+            None => function,
+        };
+        rest.split(':').next().unwrap_or(rest)
+    }
+
+    pub async fn create(&self, req: CreateFunction) -> Result<FunctionConfig> {
+        let settings = &self.inner.settings;
+        let name = req.name.clone();
+        if self.inner.registry.get(&name)?.is_some() {
+            return Err(Error::Conflict(name));
+        }
+        let (code, sha, size) = match (req.zip_file, req.code) {
+            (Some(zip), _) => {
+                let runtime = req.runtime.as_deref().unwrap_or("");
+                if req.runtime.is_none() || req.handler.is_none() {
+                    return Err(Error::Invalid(
+                        "Runtime and Handler are mandatory parameters for functions created with deployment packages.".into(),
+                    ));
+                }
+                if !(runtime.starts_with("python3") || runtime.starts_with("provided")) {
+                    return Err(Error::Invalid(format!(
+                        "weir runs deployment packages for the python3.* and provided.* runtimes; {runtime} is not supported (define the function by a command instead)"
+                    )));
+                }
+                if runtime.starts_with("python3") {
+                    self.check_python().await?;
+                }
+                let sha = base64_sha256(&zip);
+                let dir = settings
+                    .code_dir
+                    .join(&name)
+                    .join(sha.replace(['/', '+', '='], "_"));
+                let unpack_dir = dir.clone();
+                let zip_len = zip.len() as u64;
+                tokio::task::spawn_blocking(move || crate::zip_code::unpack(&zip, &unpack_dir))
+                    .await
+                    .map_err(|e| Error::Internal(e.to_string()))?
+                    .map_err(Error::Invalid)?;
+                if runtime.starts_with("provided") && !dir.join("bootstrap").is_file() {
+                    return Err(Error::Invalid(
+                        "The deployment package of a provided runtime must contain an executable named bootstrap at its root.".into(),
+                    ));
+                }
+                (Code::Package { dir }, sha, zip_len)
+            }
+            (None, Some(code)) => {
+                let described = serde_json::to_vec(&code).unwrap_or_default();
+                (code, base64_sha256(&described), described.len() as u64)
+            }
+            (None, None) => {
+                return Err(Error::Invalid(
+                    "Please provide a source for function code.".into(),
+                ))
+            }
+        };
+        let f = FunctionConfig {
+            arn: self.arn(&name),
+            name,
+            runtime: req.runtime,
+            role: req.role,
+            handler: req.handler,
+            description: req.description,
+            timeout_secs: req.timeout_secs.unwrap_or(DEFAULT_TIMEOUT_SECS),
+            memory_mb: req.memory_mb.unwrap_or(DEFAULT_MEMORY_MB),
+            environment: req.environment,
+            reserved_concurrency: None,
+            code,
+            code_sha256: sha,
+            code_size: size,
+            last_modified: lambda_timestamp(self.inner.clock.now_millis()),
+            revision_id: uuid::Uuid::new_v4().to_string(),
+        };
+        self.inner.registry.create(&f)?;
+        Ok(f)
+    }
+
+    /// Fails with a clear message when the configured interpreter has no awslambdaric.
+    async fn check_python(&self) -> Result<()> {
+        let python = &self.inner.settings.python;
+        let probe = tokio::process::Command::new(python)
+            .args(["-c", "import awslambdaric"])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status();
+        match tokio::time::timeout(Duration::from_secs(20), probe).await {
+            Ok(Ok(s)) if s.success() => Ok(()),
+            Ok(Ok(_)) => Err(Error::Invalid(format!(
+                "python3.* functions run under the AWS Lambda runtime interface client, which {python} cannot import: install it with `{python} -m pip install awslambdaric` (or point weir at another interpreter with --python)"
+            ))),
+            Ok(Err(e)) => Err(Error::Invalid(format!(
+                "python3.* functions need a Python interpreter, but {python} cannot be started: {e}"
+            ))),
+            Err(_) => Err(Error::Internal(format!("{python} did not answer within 20 s"))),
+        }
+    }
+
+    pub fn get(&self, function: &str) -> Result<FunctionConfig> {
+        let name = Self::name_of(function);
+        self.inner
+            .registry
+            .get(name)?
+            .ok_or_else(|| Error::NotFound(self.arn(name)))
+    }
+
+    pub fn list(&self) -> Result<Vec<FunctionConfig>> {
+        self.inner.registry.list()
+    }
+
+    pub fn delete(&self, function: &str) -> Result<()> {
+        let name = Self::name_of(function);
+        if !self.inner.registry.delete(name)? {
+            return Err(Error::NotFound(self.arn(name)));
+        }
+        if let Some(pool) = self.inner.pools.lock().remove(name) {
+            pool.stop_all();
+        }
+        Ok(())
+    }
+
+    /// Sets (Some) or removes (None) a function's reserved concurrency.
+    pub fn set_concurrency(&self, function: &str, reserved: Option<u32>) -> Result<()> {
+        let mut f = self.get(function)?;
+        f.reserved_concurrency = reserved;
+        self.inner.registry.put(&f)?;
+        if let Some(pool) = self.inner.pools.lock().get(&f.name) {
+            *pool.function.lock() = Arc::new(f);
+        }
+        Ok(())
+    }
+
+    /// Runs the function on `payload` and waits for its answer. A failing function is an
+    /// `Ok` outcome with `function_error` set; `Err` means weir could not invoke it at all.
+    pub async fn invoke(&self, function: &str, payload: Bytes) -> Result<InvokeOutcome> {
+        let f = self.get(function)?;
+        let request_id = uuid::Uuid::new_v4().to_string();
+        if let Code::Http { url } = &f.code {
+            let timeout = Duration::from_secs(f.timeout_secs as u64);
+            return Ok(http_function::invoke(
+                &self.inner.http,
+                url,
+                &f.arn,
+                &request_id,
+                payload,
+                timeout,
+            )
+            .await);
+        }
+        let pool = self.pool(f);
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let timeout_ms = pool.function().timeout_secs as i64 * 1000;
+        pool.submit(Invocation {
+            request_id: request_id.clone(),
+            payload,
+            deadline_ms: self.inner.clock.now_millis() + timeout_ms,
+            reply,
+        });
+        answer.await.map_err(|_| {
+            Error::Internal(format!(
+                "the sandbox running invocation {request_id} vanished"
+            ))
+        })
+    }
+
+    fn pool(&self, f: FunctionConfig) -> Arc<Pool> {
+        let mut pools = self.inner.pools.lock();
+        let pool = pools
+            .entry(f.name.clone())
+            .or_insert_with(|| Pool::new(f.clone(), self.inner.settings.clone()));
+        // A redefined function (same name, new code) gets fresh sandboxes.
+        if pool.function().revision_id != f.revision_id {
+            pool.stop_all();
+            *pool = Pool::new(f, self.inner.settings.clone());
+        }
+        pool.clone()
+    }
+
+    /// Sandboxes alive for a function (for tests and metrics).
+    pub fn sandboxes(&self, function: &str) -> usize {
+        self.inner
+            .pools
+            .lock()
+            .get(Self::name_of(function))
+            .map_or(0, |p| p.alive())
+    }
+
+    /// Kills every sandbox (weir is stopping).
+    pub fn shutdown(&self) {
+        for pool in self.inner.pools.lock().values() {
+            pool.stop_all();
+        }
+    }
+}
+
+fn base64_sha256(bytes: &[u8]) -> String {
+    base64_simd::STANDARD.encode_to_string(Sha256::digest(bytes))
+}
+
+/// Lambda's LastModified format: `2026-12-01T08:00:00.000+0000`.
+pub(crate) fn lambda_timestamp(millis: i64) -> String {
+    let secs = millis.div_euclid(1000);
+    let ms = millis.rem_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{ms:03}+0000",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Days since 1970-01-01 → (year, month, day) (Howard Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_are_written_as_lambda_writes_them() {
+        assert_eq!(lambda_timestamp(0), "1970-01-01T00:00:00.000+0000");
+        assert_eq!(
+            lambda_timestamp(1_796_116_200_123),
+            "2026-12-01T09:10:00.123+0000"
+        );
+    }
+
+    #[test]
+    fn function_names_come_out_of_arns() {
+        assert_eq!(FunctionService::name_of("f"), "f");
+        assert_eq!(FunctionService::name_of("f:$LATEST"), "f");
+        assert_eq!(
+            FunctionService::name_of("arn:aws:lambda:us-east-1:000000000000:function:f"),
+            "f"
+        );
+        assert_eq!(FunctionService::name_of("000000000000:function:f:1"), "f");
+    }
+}

@@ -15,6 +15,7 @@
 
 mod error;
 mod http_function;
+pub mod mappings;
 pub mod model;
 mod pool;
 mod registry;

@@ -17,6 +17,7 @@ pub mod eventstream;
 pub mod fuzzing;
 pub mod json_out;
 pub mod kinesis;
+pub mod lambda;
 pub mod metering;
 pub mod server;
 pub mod tls;

@@ -33,6 +33,9 @@ pub struct Router {
     pub metrics: Arc<crate::metering::Metrics>,
     /// Connection, request-byte and timeout limits.
     pub admission: Arc<Admission>,
+    /// Functions and event-source mappings (the Lambda API); None answers it with an error.
+    pub functions: Option<weir_functions::FunctionService>,
+    pub mappings: Option<weir_functions::mappings::EventSourceMappings>,
 }
 
 impl Router {
@@ -42,7 +45,20 @@ impl Router {
             max_body_bytes: MAX_REQUEST_BODY_BYTES,
             metrics: Arc::default(),
             admission: Arc::new(Admission::new(admission::Limits::default())),
+            functions: None,
+            mappings: None,
         }
+    }
+
+    /// The same router with functions and event-source mappings behind the Lambda API.
+    pub fn with_functions(
+        mut self,
+        functions: weir_functions::FunctionService,
+        mappings: weir_functions::mappings::EventSourceMappings,
+    ) -> Self {
+        self.functions = Some(functions);
+        self.mappings = Some(mappings);
+        self
     }
 
     /// The same router under other listener limits.
@@ -279,6 +295,9 @@ async fn route(router: Arc<Router>, req: Request<Incoming>) -> Response<Body> {
             Some(resp) => resp.map(full),
             None => access_denied_xml(),
         };
+    }
+    if crate::lambda::matches(path) {
+        return crate::lambda::handle(router, req).await;
     }
     if req.method() != Method::POST {
         return access_denied_xml();

@@ -66,6 +66,10 @@ pub struct ServeArgs {
     /// [default: 268435456 (256 MiB)]
     #[arg(long, env = "WEIR_MIN_FREE_BYTES")]
     pub min_free_bytes: Option<u64>,
+    /// The interpreter that runs python3.* functions (it needs the awslambdaric package).
+    /// [default: python3]
+    #[arg(long, env = "WEIR_PYTHON")]
+    pub python: Option<String>,
     /// Connections served at once; one more is accepted and closed at once. [default: 4096]
     #[arg(long, env = "WEIR_MAX_CONNECTIONS")]
     pub max_connections: Option<usize>,
@@ -115,6 +119,7 @@ struct FileConfig {
     tls_key: Option<PathBuf>,
     #[serde(alias = "min-free-bytes")]
     min_free_bytes: Option<u64>,
+    python: Option<String>,
     #[serde(alias = "max-connections")]
     max_connections: Option<usize>,
     #[serde(alias = "max-inflight-bytes")]
@@ -151,6 +156,7 @@ pub struct ServeConfig {
     pub tls_key: Option<PathBuf>,
     pub min_free_bytes: u64,
     pub limits: weir_aws::admission::Limits,
+    pub python: String,
 }
 
 impl ServeConfig {
@@ -273,6 +279,11 @@ impl ServeConfig {
             ..defaults
         };
         Ok(Self {
+            python: args
+                .python
+                .clone()
+                .or(file.python.clone())
+                .unwrap_or_else(|| "python3".into()),
             min_free_bytes: args
                 .min_free_bytes
                 .or(file.min_free_bytes)

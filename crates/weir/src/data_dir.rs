@@ -62,6 +62,11 @@ impl DataDir {
         })
     }
 
+    /// The data directory itself.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
     pub fn metadata_path(&self) -> PathBuf {
         self.root.join("metadata.redb")
     }

@@ -50,8 +50,8 @@ async fn serve(config: ServeConfig) -> Result<()> {
     );
     let (streams, report) = StreamService::open(
         store.clone(),
-        meta,
-        clock,
+        meta.clone(),
+        clock.clone(),
         ServiceConfig {
             region: config.region.clone(),
             account_id: config.account_id.clone(),
@@ -128,7 +128,30 @@ async fn serve(config: ServeConfig) -> Result<()> {
         on_signal.end_subscriptions();
         let _ = stop_tx.send(true);
     });
-    let router = Arc::new(weir_aws::Router::new(streams).with_limits(config.limits.clone()));
+    let functions = weir_functions::FunctionService::new(
+        meta.clone(),
+        clock.clone(),
+        weir_functions::FunctionsConfig {
+            region: config.region.clone(),
+            account_id: config.account_id.clone(),
+            code_dir: dir.root().join("functions"),
+            python: config.python.clone(),
+            endpoint: Some(format!("http://{local}")),
+        },
+    );
+    let mappings = weir_functions::mappings::EventSourceMappings::open(
+        meta.clone(),
+        functions.clone(),
+        streams.clone(),
+        clock.clone(),
+        dir.root().join("s3"),
+    )
+    .map_err(|e| anyhow::anyhow!("cannot load event-source mappings: {e}"))?;
+    let router = Arc::new(
+        weir_aws::Router::new(streams)
+            .with_limits(config.limits.clone())
+            .with_functions(functions.clone(), mappings.clone()),
+    );
     let tls_task = tls.map(|(listener, acceptor)| {
         tokio::spawn(weir_aws::serve_tls(
             listener,
@@ -142,6 +165,8 @@ async fn serve(config: ServeConfig) -> Result<()> {
     if let Some(task) = tls_task {
         task.await.context("the TLS listener failed")??;
     }
+    mappings.shutdown().await;
+    functions.shutdown();
     retention.abort();
     autoscaler.abort();
     tracing::info!("shutting down: syncing");

@@ -1,0 +1,268 @@
+//! The Lambda API subset tools use (REST-JSON, on weir's port): functions (Create, Get,
+//! GetConfiguration, List, Delete, concurrency), Invoke (RequestResponse, Event, DryRun) and
+//! event-source mappings (Create, Get, List, Update, Delete).
+//!
+//! Functions defined by a command or an HTTP endpoint go through CreateFunction too: without a
+//! `ZipFile`, a `provided*` (or absent) runtime's `Handler` is the command line to run, or the
+//! URL to POST to when it starts with `http://` or `https://`; the environment variable
+//! `WEIR_WORKING_DIRECTORY` sets a command's directory.
+
+mod functions;
+mod invoke;
+mod mappings;
+mod shapes;
+
+use crate::server::{full, Body, Router};
+use bytes::Bytes;
+use http::{HeaderValue, Method, Request, Response, StatusCode};
+use hyper::body::Incoming;
+use serde_json::Value;
+use std::sync::Arc;
+
+/// Whether a request is for the Lambda API.
+pub fn matches(path: &str) -> bool {
+    ["/2015-03-31/", "/2017-10-31/", "/2019-09-30/"]
+        .iter()
+        .any(|p| path.starts_with(p))
+        && (path.contains("/functions") || path.contains("/event-source-mappings"))
+}
+
+/// A Lambda error: its type, HTTP status and message.
+#[derive(Debug)]
+pub(crate) struct LambdaError {
+    pub code: &'static str,
+    pub status: u16,
+    pub message: String,
+}
+
+impl LambdaError {
+    pub fn new(code: &'static str, status: u16, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            status,
+            message: message.into(),
+        }
+    }
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new("InvalidParameterValueException", 400, message)
+    }
+    pub fn validation(message: impl Into<String>) -> Self {
+        Self::new("ValidationException", 400, message)
+    }
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new("ResourceNotFoundException", 404, message)
+    }
+}
+
+impl From<weir_functions::Error> for LambdaError {
+    fn from(e: weir_functions::Error) -> Self {
+        use weir_functions::Error as E;
+        match e {
+            E::NotFound(_) => LambdaError::not_found(e.to_string()),
+            E::Conflict(_) => LambdaError::new("ResourceConflictException", 409, e.to_string()),
+            E::Invalid(m) if m.starts_with("1 validation error") => LambdaError::validation(m),
+            E::Invalid(m) => LambdaError::invalid(m),
+            E::Throttled => LambdaError::new("TooManyRequestsException", 429, e.to_string()),
+            E::Internal(m) => LambdaError::new("ServiceException", 500, m),
+        }
+    }
+}
+
+pub(crate) type Result<T, E = LambdaError> = std::result::Result<T, E>;
+
+/// What an operation answers: a status and a JSON body (or raw bytes for Invoke).
+pub(crate) struct Answer {
+    pub status: StatusCode,
+    pub body: Bytes,
+    pub headers: Vec<(&'static str, String)>,
+}
+
+impl Answer {
+    pub fn json(status: u16, v: &Value) -> Self {
+        Answer {
+            status: StatusCode::from_u16(status).unwrap_or(StatusCode::OK),
+            body: Bytes::from(serde_json::to_vec(v).unwrap_or_default()),
+            headers: Vec::new(),
+        }
+    }
+}
+
+pub async fn handle(router: Arc<Router>, req: Request<Incoming>) -> Response<Body> {
+    let (Some(functions), Some(mappings)) = (router.functions.clone(), router.mappings.clone())
+    else {
+        return error_response(&LambdaError::new(
+            "ServiceException",
+            500,
+            "functions are not enabled on this server",
+        ));
+    };
+    if let Err(e) = crate::auth::check(req.headers(), req.uri().query()) {
+        return error_response(&LambdaError::new(e.code, e.status, e.message));
+    }
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let query = parse_query(req.uri().query().unwrap_or(""));
+    let headers = req.headers().clone();
+    let declared = headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let max = weir_functions::model::MAX_SYNC_PAYLOAD_BYTES + 64 * 1024;
+    if declared.is_some_and(|n| n > max as u64) {
+        return error_response(&too_large());
+    }
+    let body = match router
+        .admission
+        .read_body(req.into_body(), declared, max, false)
+        .await
+    {
+        Ok((b, _permit)) => b,
+        Err(crate::admission::BodyError::TooLarge) => return error_response(&too_large()),
+        Err(_) => {
+            return error_response(&LambdaError::new(
+                "InvalidRequestContentException",
+                400,
+                "The request body could not be read.",
+            ))
+        }
+    };
+    let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let answer = match (&method, parts.as_slice()) {
+        (&Method::POST, [_, "functions"]) => functions::create(&functions, &body).await,
+        (&Method::GET, [_, "functions"]) => functions::list(&functions, &query),
+        (&Method::GET, [_, "functions", name]) => functions::get(&functions, name),
+        (&Method::GET, [_, "functions", name, "configuration"]) => {
+            functions::get_configuration(&functions, name)
+        }
+        (&Method::DELETE, [_, "functions", name]) => functions::delete(&functions, name),
+        (&Method::PUT, [_, "functions", name, "concurrency"]) => {
+            functions::put_concurrency(&functions, name, &body)
+        }
+        (&Method::DELETE, [_, "functions", name, "concurrency"]) => {
+            functions::delete_concurrency(&functions, name)
+        }
+        (&Method::GET, [_, "functions", name, "concurrency"]) => {
+            functions::get_concurrency(&functions, name)
+        }
+        (&Method::POST, [_, "functions", name, "invocations"]) => {
+            invoke::invoke(&functions, name, &headers, body).await
+        }
+        (&Method::POST, [_, "event-source-mappings"]) => mappings::create(&mappings, &body),
+        (&Method::GET, [_, "event-source-mappings"]) => mappings::list(&mappings, &query),
+        (&Method::GET, [_, "event-source-mappings", uuid]) => mappings::get(&mappings, uuid),
+        (&Method::PUT, [_, "event-source-mappings", uuid]) => {
+            mappings::update(&mappings, uuid, &body)
+        }
+        (&Method::DELETE, [_, "event-source-mappings", uuid]) => mappings::delete(&mappings, uuid),
+        _ => Err(LambdaError::new(
+            "UnknownOperationException",
+            404,
+            format!("Unknown operation {method} {path}"),
+        )),
+    };
+    match answer {
+        Ok(a) => {
+            let mut resp = Response::new(full(a.body));
+            *resp.status_mut() = a.status;
+            let h = resp.headers_mut();
+            h.insert(
+                http::header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            for (k, v) in a.headers {
+                if let Ok(v) = HeaderValue::from_str(&v) {
+                    h.insert(k, v);
+                }
+            }
+            resp
+        }
+        Err(e) => error_response(&e),
+    }
+}
+
+fn too_large() -> LambdaError {
+    LambdaError::new(
+        "RequestTooLargeException",
+        413,
+        format!(
+            "Request must be smaller than {} bytes for the InvokeFunction operation",
+            weir_functions::model::MAX_SYNC_PAYLOAD_BYTES
+        ),
+    )
+}
+
+/// Lambda's error document: `x-amzn-ErrorType` names the error; the body carries `Type` and
+/// the message (under the member name the error's shape uses).
+pub(crate) fn error_response(e: &LambdaError) -> Response<Body> {
+    let member = match e.code {
+        "ResourceNotFoundException" | "ServiceException" => "Message",
+        _ => "message",
+    };
+    let kind = if e.status >= 500 { "Service" } else { "User" };
+    let body = serde_json::json!({ "Type": kind, member: e.message });
+    let mut resp = Response::new(full(serde_json::to_vec(&body).unwrap_or_default()));
+    *resp.status_mut() = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
+    let h = resp.headers_mut();
+    h.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    h.insert("x-amzn-errortype", HeaderValue::from_static(e.code));
+    resp
+}
+
+/// Percent-decoded query parameters.
+fn parse_query(q: &str) -> Vec<(String, String)> {
+    q.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (percent_decode(k), percent_decode(v))
+        })
+        .collect()
+}
+
+pub(crate) fn percent_decode(s: &str) -> String {
+    fn hex(b: u8) -> Option<u8> {
+        (b as char).to_digit(16).map(|d| d as u8)
+    }
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match (
+            bytes[i],
+            bytes.get(i + 1).copied().and_then(hex),
+            bytes.get(i + 2).copied().and_then(hex),
+        ) {
+            (b'%', Some(hi), Some(lo)) => {
+                out.push(hi << 4 | lo);
+                i += 3;
+            }
+            (b'+', _, _) => {
+                out.push(b' ');
+                i += 1;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The JSON body of a request (`{}` when empty); Lambda's error for anything else.
+pub(crate) fn json_body(body: &[u8]) -> Result<serde_json::Map<String, Value>> {
+    if body.is_empty() {
+        return Ok(Default::default());
+    }
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(m)) => Ok(m),
+        _ => Err(LambdaError::new(
+            "InvalidRequestContentException",
+            400,
+            "Could not parse request body into json: the body is not a JSON object",
+        )),
+    }
+}

@@ -41,9 +41,7 @@ fn failed_from(
     let Ok(resp) = serde_json::from_slice::<Value>(&outcome.payload) else {
         return None;
     };
-    let Some(items) = resp.get("batchItemFailures").and_then(Value::as_array) else {
-        return None;
-    };
+    let items = resp.get("batchItemFailures").and_then(Value::as_array)?;
     let mut lowest: Option<usize> = None;
     for item in items {
         let Some(id) = item.get("itemIdentifier").and_then(Value::as_str) else {

@@ -21,6 +21,7 @@ mod pool;
 mod registry;
 mod runtime_api;
 mod sandbox;
+pub mod schedules;
 mod service;
 mod zip_code;
 

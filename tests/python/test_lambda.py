@@ -289,3 +289,39 @@ def test_a_mapping_resumes_from_its_checkpoint_after_kill_9(fresh_server, tmp_pa
     assert set(got) == set(first) | set(second), "nothing lost"
     # At-least-once: only a batch in flight at the kill may repeat.
     assert len(got) - len(set(got)) <= 10
+
+
+def test_eventbridge_schedule_rules(endpoint):
+    events = boto3.client("events", endpoint_url=endpoint, region_name=REGION,
+                          aws_access_key_id="AKIDWEIRTEST", aws_secret_access_key="secret",
+                          config=Config(retries={"max_attempts": 1}))
+    lam = lambda_client(endpoint)
+    fn = unique_name("scheduled")
+    create_zip_function(lam, fn, {"a.py": "def h(e, c):\n    return e\n"}, "a.h")
+    name = unique_name("hourly")
+    arn = events.put_rule(Name=name, ScheduleExpression="cron(0 * * * ? *)",
+                          State="ENABLED", Description="every hour")["RuleArn"]
+    assert arn == f"arn:aws:events:{REGION}:{ACCOUNT_ID}:rule/{name}"
+    got = events.describe_rule(Name=name)
+    assert got["ScheduleExpression"] == "cron(0 * * * ? *)"
+    assert got["State"] == "ENABLED" and got["EventBusName"] == "default"
+    fn_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{fn}"
+    put = events.put_targets(Rule=name, Targets=[{"Id": "t1", "Arn": fn_arn}])
+    assert put["FailedEntryCount"] == 0
+    assert events.list_targets_by_rule(Rule=name)["Targets"] == [{"Id": "t1", "Arn": fn_arn}]
+    assert name in [r["Name"] for r in events.list_rules(NamePrefix=name[:6])["Rules"]]
+    events.disable_rule(Name=name)
+    assert events.describe_rule(Name=name)["State"] == "DISABLED"
+    with pytest.raises(ClientError) as e:
+        events.put_rule(Name=unique_name("bad"), ScheduleExpression="cron(0 12 * * * *)")
+    assert e.value.response["Error"]["Code"] == "ValidationException"
+    assert e.value.response["Error"]["Message"] == "Parameter ScheduleExpression is not valid."
+    with pytest.raises(ClientError) as e:
+        events.delete_rule(Name=name)
+    assert e.value.response["Error"]["Message"] == "Rule can't be deleted since it has targets."
+    events.remove_targets(Rule=name, Ids=["t1"])
+    events.delete_rule(Name=name)
+    with pytest.raises(ClientError) as e:
+        events.describe_rule(Name=name)
+    assert e.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    assert e.value.response["Error"]["Message"] == f"Rule {name} does not exist on EventBus default."

@@ -12,6 +12,7 @@ pub mod auth;
 pub mod cloudwatch;
 pub mod codec;
 pub mod error;
+pub mod events;
 pub mod eventstream;
 #[doc(hidden)]
 pub mod fuzzing;

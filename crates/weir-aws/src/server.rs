@@ -36,6 +36,8 @@ pub struct Router {
     /// Functions and event-source mappings (the Lambda API); None answers it with an error.
     pub functions: Option<weir_functions::FunctionService>,
     pub mappings: Option<weir_functions::mappings::EventSourceMappings>,
+    /// Schedule rules (the EventBridge API).
+    pub schedules: Option<weir_functions::schedules::Schedules>,
 }
 
 impl Router {
@@ -47,6 +49,7 @@ impl Router {
             admission: Arc::new(Admission::new(admission::Limits::default())),
             functions: None,
             mappings: None,
+            schedules: None,
         }
     }
 
@@ -58,6 +61,12 @@ impl Router {
     ) -> Self {
         self.functions = Some(functions);
         self.mappings = Some(mappings);
+        self
+    }
+
+    /// The same router with schedule rules behind the EventBridge API.
+    pub fn with_schedules(mut self, schedules: weir_functions::schedules::Schedules) -> Self {
+        self.schedules = Some(schedules);
         self
     }
 
@@ -359,6 +368,24 @@ async fn route(router: Arc<Router>, req: Request<Incoming>) -> Response<Body> {
             )
         }
     };
+    if let Some((crate::events::TARGET_PREFIX, op)) =
+        target.as_deref().and_then(|t| t.split_once('.'))
+    {
+        return match (&router.schedules, crate::events::is_operation(op)) {
+            (Some(s), true) => match crate::events::dispatch(s, op, &body) {
+                Ok(v) => {
+                    let mut resp = Response::new(full(serde_json::to_vec(&v).unwrap_or_default()));
+                    resp.headers_mut().insert(
+                        http::header::CONTENT_TYPE,
+                        HeaderValue::from_static(enc.content_type()),
+                    );
+                    resp
+                }
+                Err(e) => error_response(enc, &e),
+            },
+            _ => error_response(enc, &ApiError::new("UnknownOperationException", "")),
+        };
+    }
     let op = match target.as_deref().and_then(|t| t.split_once('.')) {
         Some((kinesis::TARGET_PREFIX, op)) if kinesis::is_operation(op) => op.to_string(),
         _ => return error_response(enc, &ApiError::new("UnknownOperationException", "")),

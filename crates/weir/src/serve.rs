@@ -147,10 +147,15 @@ async fn serve(config: ServeConfig) -> Result<()> {
         dir.root().join("s3"),
     )
     .map_err(|e| anyhow::anyhow!("cannot load event-source mappings: {e}"))?;
+    let schedules =
+        weir_functions::schedules::Schedules::open(meta.clone(), functions.clone(), clock.clone())
+            .map_err(|e| anyhow::anyhow!("cannot load schedules: {e}"))?;
+    let scheduler = schedules.spawn();
     let router = Arc::new(
         weir_aws::Router::new(streams)
             .with_limits(config.limits.clone())
-            .with_functions(functions.clone(), mappings.clone()),
+            .with_functions(functions.clone(), mappings.clone())
+            .with_schedules(schedules),
     );
     let tls_task = tls.map(|(listener, acceptor)| {
         tokio::spawn(weir_aws::serve_tls(
@@ -165,6 +170,7 @@ async fn serve(config: ServeConfig) -> Result<()> {
     if let Some(task) = tls_task {
         task.await.context("the TLS listener failed")??;
     }
+    scheduler.abort();
     mappings.shutdown().await;
     functions.shutdown();
     retention.abort();

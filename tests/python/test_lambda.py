@@ -325,3 +325,54 @@ def test_eventbridge_schedule_rules(endpoint):
         events.describe_rule(Name=name)
     assert e.value.response["Error"]["Code"] == "ResourceNotFoundException"
     assert e.value.response["Error"]["Message"] == f"Rule {name} does not exist on EventBus default."
+
+
+def test_an_object_created_in_a_bucket_directory_triggers_its_function(weir_server, endpoint,
+                                                                        tmp_path):
+    lam = lambda_client(endpoint)
+    out = tmp_path / "events"
+    out.mkdir()
+    fn = unique_name("on-upload")
+    create_zip_function(lam, fn, {"app.py": RECORDER}, "app.handler", {"OUT_DIR": str(out)})
+    bucket = unique_name("landing")
+    root = Path(weir_server.data_dir) / "s3" / bucket
+    (root / "in").mkdir(parents=True)
+    (root / "in" / "before.csv").write_text("already here\n")
+    s3 = boto3.client("s3", endpoint_url=endpoint, region_name=REGION,
+                      aws_access_key_id="AKIDWEIRTEST", aws_secret_access_key="secret",
+                      config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}))
+    fn_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{fn}"
+    s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={
+        "LambdaFunctionConfigurations": [{
+            "Id": "csv-uploads", "LambdaFunctionArn": fn_arn, "Events": ["s3:ObjectCreated:*"],
+            "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": "in/"},
+                                               {"Name": "suffix", "Value": ".csv"}]}}}]})
+    conf = s3.get_bucket_notification_configuration(Bucket=bucket)
+    (c,) = conf["LambdaFunctionConfigurations"]
+    assert c["Id"] == "csv-uploads" and c["LambdaFunctionArn"] == fn_arn
+    assert sorted((r["Name"], r["Value"]) for r in c["Filter"]["Key"]["FilterRules"]) == [
+        ("Prefix", "in/"), ("Suffix", ".csv")]
+
+    (root / "in" / "my data.csv").write_text("a,b\n1,2\n")
+    (root / "in" / "skip.txt").write_text("not csv\n")
+    (root / "other").mkdir()
+    (root / "other" / "skip.csv").write_text("wrong prefix\n")
+    calls = wait_for(lambda: recorded(out), what="the object-created event")
+    time.sleep(1.0)
+    calls = recorded(out)
+    assert len(calls) == 1, [c["event"]["Records"][0]["s3"]["object"]["key"] for c in calls]
+    (rec,) = calls[0]["event"]["Records"]
+    assert rec["eventSource"] == "aws:s3" and rec["eventVersion"] == "2.1"
+    assert rec["eventName"] == "ObjectCreated:Put"
+    assert rec["awsRegion"] == REGION
+    assert rec["s3"]["s3SchemaVersion"] == "1.0"
+    assert rec["s3"]["configurationId"] == "csv-uploads"
+    assert rec["s3"]["bucket"] == {"name": bucket, "ownerIdentity": {"principalId": "weir"},
+                                   "arn": f"arn:aws:s3:::{bucket}"}
+    obj = rec["s3"]["object"]
+    assert obj["key"] == "in/my+data.csv"
+    assert obj["size"] == len("a,b\n1,2\n")
+    import hashlib
+    assert obj["eTag"] == hashlib.md5(b"a,b\n1,2\n").hexdigest()
+    assert re.fullmatch(r"[0-9A-F]{16}", obj["sequencer"])
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", rec["eventTime"])

@@ -20,6 +20,7 @@ pub mod json_out;
 pub mod kinesis;
 pub mod lambda;
 pub mod metering;
+pub mod s3_notifications;
 pub mod server;
 pub mod tls;
 pub mod types;

@@ -38,6 +38,8 @@ pub struct Router {
     pub mappings: Option<weir_functions::mappings::EventSourceMappings>,
     /// Schedule rules (the EventBridge API).
     pub schedules: Option<weir_functions::schedules::Schedules>,
+    /// Object triggers (S3 bucket notification configuration).
+    pub triggers: Option<weir_functions::triggers::ObjectTriggers>,
 }
 
 impl Router {
@@ -50,6 +52,7 @@ impl Router {
             functions: None,
             mappings: None,
             schedules: None,
+            triggers: None,
         }
     }
 
@@ -67,6 +70,12 @@ impl Router {
     /// The same router with schedule rules behind the EventBridge API.
     pub fn with_schedules(mut self, schedules: weir_functions::schedules::Schedules) -> Self {
         self.schedules = Some(schedules);
+        self
+    }
+
+    /// The same router with object triggers behind S3's bucket notification configuration.
+    pub fn with_triggers(mut self, triggers: weir_functions::triggers::ObjectTriggers) -> Self {
+        self.triggers = Some(triggers);
         self
     }
 
@@ -307,6 +316,9 @@ async fn route(router: Arc<Router>, req: Request<Incoming>) -> Response<Body> {
     }
     if crate::lambda::matches(path) {
         return crate::lambda::handle(router, req).await;
+    }
+    if crate::s3_notifications::matches(&req) {
+        return crate::s3_notifications::handle(router, req).await;
     }
     if req.method() != Method::POST {
         return access_denied_xml();

@@ -23,6 +23,7 @@ mod runtime_api;
 mod sandbox;
 pub mod schedules;
 mod service;
+pub mod triggers;
 mod zip_code;
 
 pub use error::{Error, Result};

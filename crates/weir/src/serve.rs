@@ -151,11 +151,19 @@ async fn serve(config: ServeConfig) -> Result<()> {
         weir_functions::schedules::Schedules::open(meta.clone(), functions.clone(), clock.clone())
             .map_err(|e| anyhow::anyhow!("cannot load schedules: {e}"))?;
     let scheduler = schedules.spawn();
+    let triggers = weir_functions::triggers::ObjectTriggers::new(
+        meta.clone(),
+        functions.clone(),
+        clock.clone(),
+        dir.root().join("s3"),
+    );
+    let watcher = triggers.spawn();
     let router = Arc::new(
         weir_aws::Router::new(streams)
             .with_limits(config.limits.clone())
             .with_functions(functions.clone(), mappings.clone())
-            .with_schedules(schedules),
+            .with_schedules(schedules)
+            .with_triggers(triggers),
     );
     let tls_task = tls.map(|(listener, acceptor)| {
         tokio::spawn(weir_aws::serve_tls(
@@ -171,6 +179,7 @@ async fn serve(config: ServeConfig) -> Result<()> {
         task.await.context("the TLS listener failed")??;
     }
     scheduler.abort();
+    watcher.abort();
     mappings.shutdown().await;
     functions.shutdown();
     retention.abort();

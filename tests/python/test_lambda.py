@@ -376,3 +376,45 @@ def test_an_object_created_in_a_bucket_directory_triggers_its_function(weir_serv
     assert obj["eTag"] == hashlib.md5(b"a,b\n1,2\n").hexdigest()
     assert re.fullmatch(r"[0-9A-F]{16}", obj["sequencer"])
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", rec["eventTime"])
+
+
+def test_the_weir_cli_defines_invokes_and_maps_functions(endpoint, kinesis, tmp_path):
+    from weirtest import weir_bin
+
+    def weir(*args: str) -> dict:
+        p = subprocess.run([str(weir_bin()), *args, "--endpoint", endpoint],
+                           capture_output=True, text=True, timeout=60)
+        assert p.returncode == 0, p.stderr
+        return json.loads(p.stdout)
+
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "app.py").write_text("def handler(event, context):\n    return {'got': event}\n")
+    fn = unique_name("cli-fn")
+    created = weir("function", "create", fn, "--command", f"{sys.executable} -m awslambdaric app.handler",
+                   "--cwd", str(code), "--timeout", "5", "--env", "A=1")
+    assert created["FunctionName"] == fn and created["Timeout"] == 5
+    assert weir("function", "invoke", fn, "--payload", '{"x": 2}') == {"got": {"x": 2}}
+    assert fn in [f["FunctionName"] for f in weir("function", "list")["Functions"]]
+
+    stream = unique_name("cli-stream")
+    create_stream(kinesis, stream, 1)
+    m = weir("mapping", "create", "--function", fn, "--stream", stream,
+             "--starting-position", "TRIM_HORIZON", "--batch-size", "5")
+    assert m["BatchSize"] == 5
+    assert weir("mapping", "disable", m["UUID"])["State"] == "Disabling"
+    assert weir("mapping", "get", m["UUID"])["State"] == "Disabled"
+    assert [x["UUID"] for x in weir("mapping", "list", "--function", fn)["EventSourceMappings"]] == [m["UUID"]]
+    weir("mapping", "delete", m["UUID"])
+
+    rule = unique_name("cli-rule")
+    put = weir("schedule", "put", rule, "--expression", "rate(1 hour)", "--function", fn)
+    assert put["RuleArn"].endswith(f":rule/{rule}")
+    assert rule in [r["Name"] for r in weir("schedule", "list")["Rules"]]
+    weir("schedule", "delete", rule)
+    weir("function", "delete", fn)
+
+    bad = subprocess.run([str(weir_bin()), "function", "get", fn, "--endpoint", endpoint],
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 1
+    assert "ResourceNotFoundException: Function not found" in bad.stderr

@@ -3,6 +3,7 @@
 mod bench;
 mod config;
 mod data_dir;
+mod functions_cli;
 mod serve;
 mod tls;
 
@@ -27,6 +28,15 @@ enum Command {
     /// Load a Kinesis-compatible endpoint (weir, kinesalite, kinesis-mock, ...) and report
     /// records/s, MB/s, latencies and resource use.
     Bench(bench::BenchArgs),
+    /// Define, list, invoke and delete functions on a running weir.
+    #[command(subcommand)]
+    Function(functions_cli::FunctionCommand),
+    /// Event-source mappings: weir streams feeding functions.
+    #[command(subcommand)]
+    Mapping(functions_cli::MappingCommand),
+    /// Schedule rules (rate, cron, at) that invoke functions.
+    #[command(subcommand)]
+    Schedule(functions_cli::ScheduleCommand),
 }
 
 fn main() -> std::process::ExitCode {
@@ -34,6 +44,9 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Serve(args) => config::ServeConfig::from_args(args).and_then(serve::run),
         Command::Bench(args) => bench::run(args),
+        Command::Function(cmd) => functions_cli::function(cmd),
+        Command::Mapping(cmd) => functions_cli::mapping(cmd),
+        Command::Schedule(cmd) => functions_cli::schedule(cmd),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -193,6 +193,17 @@ def test_invoke_with_boto3_and_the_cli(endpoint, tmp_path):
     assert err["errorType"] == "RuntimeError"
     assert err["errorMessage"] == "asked to fail"
 
+    import requests
+    metrics = requests.get(f"{endpoint}/metrics", timeout=10).text
+    def metric(name: str) -> float:
+        m = re.search(rf'^{name}{{function_name="{fn}"}} (\d+)$', metrics, re.M)
+        assert m, f"{name} for {fn} not in /metrics"
+        return float(m.group(1))
+    assert metric("weir_lambda_invocations_total") == 2
+    assert metric("weir_lambda_errors_total") == 1
+    assert metric("weir_lambda_cold_starts_total") == 1
+    assert metric("weir_lambda_duration_microseconds_total") > 0
+
     event = lam.invoke(FunctionName=fn, InvocationType="Event", Payload=b"{}")
     assert event["StatusCode"] == 202
     dry = lam.invoke(FunctionName=fn, InvocationType="DryRun")

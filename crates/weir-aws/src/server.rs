@@ -301,6 +301,7 @@ async fn route(router: Arc<Router>, req: Request<Incoming>) -> Response<Body> {
     if req.method() == Method::GET && path == "/metrics" {
         let mut text = router.metrics.prometheus_text(&router.streams);
         crate::admission::render_metrics(&mut text, &router);
+        crate::lambda::render_metrics(&mut text, &router);
         let mut resp = Response::new(full(text));
         resp.headers_mut().insert(
             http::header::CONTENT_TYPE,

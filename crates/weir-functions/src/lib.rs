@@ -28,4 +28,4 @@ mod zip_code;
 
 pub use error::{Error, Result};
 pub use model::{Code, CreateFunction, FunctionConfig, InvokeOutcome};
-pub use service::{FunctionService, FunctionsConfig};
+pub use service::{FunctionService, FunctionStats, FunctionsConfig};

@@ -40,6 +40,17 @@ impl Counts {
     }
 }
 
+/// How a submitted invocation found the pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Admitted {
+    /// A free (warm) sandbox will take it.
+    Warm,
+    /// A new sandbox starts for it.
+    ColdStart,
+    /// Every sandbox the concurrency allows is busy: it waits (Lambda would throttle).
+    Queued,
+}
+
 pub(crate) struct Pool {
     pub function: Mutex<Arc<FunctionConfig>>,
     pub settings: Arc<FunctionsConfig>,
@@ -69,18 +80,24 @@ impl Pool {
     }
 
     /// Queues an invocation and starts a sandbox if none is free to take it.
-    pub fn submit(self: &Arc<Self>, invocation: Invocation) {
-        let start = {
+    pub fn submit(self: &Arc<Self>, invocation: Invocation) -> Admitted {
+        let (start, admitted) = {
             let mut c = self.counts.lock();
             c.pending += 1;
+            let free = c.alive.saturating_sub(c.busy);
             let start = c.needs_sandbox(self.function().concurrency());
             if start {
                 c.alive += 1;
             }
-            start
+            let admitted = match (start, c.pending > free) {
+                (true, _) => Admitted::ColdStart,
+                (false, true) => Admitted::Queued,
+                (false, false) => Admitted::Warm,
+            };
+            (start, admitted)
         };
         if self.queue_tx.send(invocation).is_err() {
-            return;
+            return admitted;
         }
         if start {
             let id = self
@@ -88,6 +105,7 @@ impl Pool {
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             sandbox::start(self.clone(), id);
         }
+        admitted
     }
 
     /// Waits for the next invocation on behalf of a polling sandbox. A poll that is dropped

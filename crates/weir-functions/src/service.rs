@@ -34,7 +34,20 @@ pub struct FunctionService {
     inner: Arc<Inner>,
 }
 
+/// Per-function counters for `/metrics` (Lambda's Invocations, Errors, Duration, Throttles, and
+/// cold starts).
+#[derive(Debug, Default)]
+pub struct FunctionStats {
+    pub invocations: std::sync::atomic::AtomicU64,
+    pub errors: std::sync::atomic::AtomicU64,
+    pub duration_micros_total: std::sync::atomic::AtomicU64,
+    /// Invocations that waited because the function's concurrency was all in use.
+    pub throttles: std::sync::atomic::AtomicU64,
+    pub cold_starts: std::sync::atomic::AtomicU64,
+}
+
 struct Inner {
+    stats: Mutex<HashMap<String, Arc<FunctionStats>>>,
     registry: Registry,
     settings: Arc<FunctionsConfig>,
     pools: Mutex<HashMap<String, Arc<Pool>>>,
@@ -50,6 +63,7 @@ impl FunctionService {
     ) -> Self {
         FunctionService {
             inner: Arc::new(Inner {
+                stats: Mutex::default(),
                 registry: Registry::new(meta),
                 settings: Arc::new(settings),
                 pools: Mutex::default(),
@@ -150,6 +164,7 @@ impl FunctionService {
             revision_id: uuid::Uuid::new_v4().to_string(),
         };
         self.inner.registry.create(&f)?;
+        self.inner.stats.lock().remove(&f.name);
         Ok(f)
     }
 
@@ -212,6 +227,48 @@ impl FunctionService {
     /// `Ok` outcome with `function_error` set; `Err` means weir could not invoke it at all.
     pub async fn invoke(&self, function: &str, payload: Bytes) -> Result<InvokeOutcome> {
         let f = self.get(function)?;
+        let stats = self.stats_of(&f.name);
+        let started = std::time::Instant::now();
+        let outcome = self.invoke_config(f, payload, &stats).await;
+        use std::sync::atomic::Ordering::Relaxed;
+        stats.invocations.fetch_add(1, Relaxed);
+        stats
+            .duration_micros_total
+            .fetch_add(started.elapsed().as_micros() as u64, Relaxed);
+        if !matches!(&outcome, Ok(o) if !o.is_error()) {
+            stats.errors.fetch_add(1, Relaxed);
+        }
+        outcome
+    }
+
+    fn stats_of(&self, name: &str) -> Arc<FunctionStats> {
+        self.inner
+            .stats
+            .lock()
+            .entry(name.to_string())
+            .or_default()
+            .clone()
+    }
+
+    /// Every function's counters, by name.
+    pub fn stats(&self) -> Vec<(String, Arc<FunctionStats>)> {
+        let mut v: Vec<_> = self
+            .inner
+            .stats
+            .lock()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    }
+
+    async fn invoke_config(
+        &self,
+        f: FunctionConfig,
+        payload: Bytes,
+        stats: &Arc<FunctionStats>,
+    ) -> Result<InvokeOutcome> {
         let request_id = uuid::Uuid::new_v4().to_string();
         if let Code::Http { url } = &f.code {
             let timeout = Duration::from_secs(f.timeout_secs as u64);
@@ -228,12 +285,22 @@ impl FunctionService {
         let pool = self.pool(f);
         let (reply, answer) = tokio::sync::oneshot::channel();
         let timeout_ms = pool.function().timeout_secs as i64 * 1000;
-        pool.submit(Invocation {
+        let admitted = pool.submit(Invocation {
             request_id: request_id.clone(),
             payload,
             deadline_ms: self.inner.clock.now_millis() + timeout_ms,
             reply,
         });
+        use std::sync::atomic::Ordering::Relaxed;
+        match admitted {
+            crate::pool::Admitted::ColdStart => {
+                stats.cold_starts.fetch_add(1, Relaxed);
+            }
+            crate::pool::Admitted::Queued => {
+                stats.throttles.fetch_add(1, Relaxed);
+            }
+            crate::pool::Admitted::Warm => {}
+        }
         answer.await.map_err(|_| {
             Error::Internal(format!(
                 "the sandbox running invocation {request_id} vanished"

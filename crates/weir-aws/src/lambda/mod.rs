@@ -266,3 +266,60 @@ pub(crate) fn json_body(body: &[u8]) -> Result<serde_json::Map<String, Value>> {
         )),
     }
 }
+
+/// Appends the functions' and event-source mappings' metrics to `/metrics` (Prometheus text):
+/// Lambda's Invocations, Errors, Duration, Throttles (invocations that waited for a sandbox),
+/// cold starts, and per mapping its IteratorAge and batch outcomes. Labels are function names
+/// and mapping UUIDs, both bounded by what users define.
+pub fn render_metrics(out: &mut String, router: &Router) {
+    use std::fmt::Write;
+    use std::sync::atomic::Ordering::Relaxed;
+    let label = |v: &str| v.replace('\\', "\\\\").replace('"', "\\\"");
+    if let Some(f) = &router.functions {
+        let stats = f.stats();
+        let rows: [(&str, &str, &str, fn(&weir_functions::FunctionStats) -> u64); 5] = [
+            ("weir_lambda_invocations_total", "counter", "Invocations of the function (Lambda's Invocations).", |s| s.invocations.load(Relaxed)),
+            ("weir_lambda_errors_total", "counter", "Invocations that ended in a function error (Lambda's Errors).", |s| s.errors.load(Relaxed)),
+            ("weir_lambda_duration_microseconds_total", "counter", "Time spent in invocations, including queueing (Lambda's Duration, summed).", |s| s.duration_micros_total.load(Relaxed)),
+            ("weir_lambda_throttles_total", "counter", "Invocations that waited because every sandbox the function's concurrency allows was busy (Lambda's Throttles).", |s| s.throttles.load(Relaxed)),
+            ("weir_lambda_cold_starts_total", "counter", "Invocations that started a new sandbox.", |s| s.cold_starts.load(Relaxed)),
+        ];
+        for (name, ty, help, get) in rows {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {ty}");
+            for (function, s) in &stats {
+                let _ = writeln!(
+                    out,
+                    "{name}{{function_name=\"{}\"}} {}",
+                    label(function),
+                    get(s)
+                );
+            }
+        }
+    }
+    if let Some(m) = &router.mappings {
+        let stats = m.stats().snapshot();
+        let _ = writeln!(out, "# HELP weir_lambda_mapping_iterator_age_milliseconds Age of the newest record a mapping read, when read (Lambda's IteratorAge).\n# TYPE weir_lambda_mapping_iterator_age_milliseconds gauge");
+        for (uuid, s) in &stats {
+            let _ = writeln!(
+                out,
+                "weir_lambda_mapping_iterator_age_milliseconds{{uuid=\"{}\"}} {}",
+                label(uuid),
+                s.iterator_age_millis.load(Relaxed)
+            );
+        }
+        let _ = writeln!(out, "# HELP weir_lambda_mapping_batches_total Batches a mapping delivered, by outcome (failed attempts are retried or sent on).\n# TYPE weir_lambda_mapping_batches_total counter");
+        for (uuid, s) in &stats {
+            let uuid = label(uuid);
+            let _ = writeln!(
+                out,
+                "weir_lambda_mapping_batches_total{{uuid=\"{uuid}\",outcome=\"ok\"}} {}",
+                s.batches_ok.load(Relaxed)
+            );
+            let _ = writeln!(
+                out,
+                "weir_lambda_mapping_batches_total{{uuid=\"{uuid}\",outcome=\"failed\"}} {}",
+                s.batches_failed.load(Relaxed)
+            );
+        }
+    }
+}

@@ -277,7 +277,13 @@ pub fn render_metrics(out: &mut String, router: &Router) {
     let label = |v: &str| v.replace('\\', "\\\\").replace('"', "\\\"");
     if let Some(f) = &router.functions {
         let stats = f.stats();
-        let rows: [(&str, &str, &str, fn(&weir_functions::FunctionStats) -> u64); 5] = [
+        type Row = (
+            &'static str,
+            &'static str,
+            &'static str,
+            fn(&weir_functions::FunctionStats) -> u64,
+        );
+        let rows: [Row; 5] = [
             ("weir_lambda_invocations_total", "counter", "Invocations of the function (Lambda's Invocations).", |s| s.invocations.load(Relaxed)),
             ("weir_lambda_errors_total", "counter", "Invocations that ended in a function error (Lambda's Errors).", |s| s.errors.load(Relaxed)),
             ("weir_lambda_duration_microseconds_total", "counter", "Time spent in invocations, including queueing (Lambda's Duration, summed).", |s| s.duration_micros_total.load(Relaxed)),

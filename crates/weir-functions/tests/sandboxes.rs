@@ -381,3 +381,47 @@ async fn definitions_are_validated_and_persisted() {
         Err(weir_functions::Error::NotFound(arn)) if arn == "arn:aws:lambda:us-east-1:000000000000:function:f"
     ));
 }
+
+#[tokio::test]
+async fn a_python_package_without_a_usable_interpreter_is_refused_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let meta = Arc::new(weir_storage::metadata::MemoryMetadata::new());
+    let svc = FunctionService::new(
+        meta,
+        Arc::new(weir_core::SystemClock),
+        FunctionsConfig {
+            region: "us-east-1".into(),
+            account_id: "000000000000".into(),
+            code_dir: dir.path().join("functions"),
+            python: dir
+                .path()
+                .join("no-such-python")
+                .to_string_lossy()
+                .into_owned(),
+            endpoint: None,
+        },
+    );
+    let mut zip = Vec::new();
+    {
+        let mut w = zip::ZipWriter::new(std::io::Cursor::new(&mut zip));
+        w.start_file("app.py", zip::write::SimpleFileOptions::default())
+            .unwrap();
+        std::io::Write::write_all(&mut w, b"def handler(e, c):\n    return 1\n").unwrap();
+        w.finish().unwrap();
+    }
+    let err = svc
+        .create(CreateFunction {
+            name: "py".into(),
+            role: "r".into(),
+            runtime: Some("python3.12".into()),
+            handler: Some("app.handler".into()),
+            zip_file: Some(zip),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("need a Python interpreter"),
+        "{err}"
+    );
+}

@@ -1,0 +1,238 @@
+//! The HttpEndpoint destination: Firehose's request/response contract (reference §4.4).
+//!
+//! One batch is one POST of `{"requestId", "timestamp" (ms), "records": [{"data": base64}]}` with
+//! the headers `X-Amz-Firehose-Protocol-Version: 1.0`, `X-Amz-Firehose-Request-Id` (the same on
+//! every retry of the batch), `X-Amz-Firehose-Source-Arn`, `X-Amz-Firehose-Access-Key` (when
+//! configured), `X-Amz-Firehose-Common-Attributes` (`{"commonAttributes": {..}}`, when any) and
+//! `Content-Encoding: gzip` for `ContentEncoding=GZIP`. Success is HTTP 200 whose JSON body
+//! echoes the `requestId`. 413 (payload too large) is permanent: the batch is given up at once.
+//! Anything else (other statuses, a wrong body, connection errors, the 3-minute response timeout)
+//! is retried with exponential back-off — 1 s initial, ×2, ±15 % jitter, at most 2 min between
+//! attempts — until `RetryOptions.DurationInSeconds` has passed since the first attempt; then the
+//! batch is given up and the caller writes it to the S3 backup. [`Backoff`] makes the base
+//! injectable so tests run in milliseconds.
+
+use std::io::Write;
+use std::time::Duration;
+
+use rand::Rng;
+
+/// How long Firehose waits for an endpoint's response.
+pub const RESPONSE_TIMEOUT: Duration = Duration::from_secs(180);
+/// The `User-Agent` Firehose sends.
+pub const USER_AGENT: &str = "Amazon Kinesis Data Firehose Agent/1.0";
+/// Most common attributes an endpoint configuration may hold.
+pub const MAX_COMMON_ATTRIBUTES: usize = 50;
+
+/// One HttpEndpoint destination.
+#[derive(Clone, Debug)]
+pub struct HttpEndpointTarget {
+    /// EndpointConfiguration.Url.
+    pub url: String,
+    /// EndpointConfiguration.Name.
+    pub name: Option<String>,
+    /// EndpointConfiguration.AccessKey, sent verbatim.
+    pub access_key: Option<String>,
+    /// RequestConfiguration.CommonAttributes (name, value).
+    pub common_attributes: Vec<(String, String)>,
+    /// RequestConfiguration.ContentEncoding = GZIP.
+    pub gzip: bool,
+    /// RetryOptions.DurationInSeconds.
+    pub retry_duration: std::time::Duration,
+}
+
+/// Back-off between attempts: `initial × multiplier^n`, capped at `max`, ± `jitter`.
+#[derive(Clone, Copy, Debug)]
+pub struct Backoff {
+    /// Wait after the first failure.
+    pub initial: Duration,
+    /// Growth per attempt.
+    pub multiplier: f64,
+    /// Longest wait.
+    pub max: Duration,
+    /// Relative jitter (0.15 = ±15 %).
+    pub jitter: f64,
+    /// Timeout of one attempt.
+    pub response_timeout: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff {
+            initial: Duration::from_secs(1),
+            multiplier: 2.0,
+            max: Duration::from_secs(120),
+            jitter: 0.15,
+            response_timeout: RESPONSE_TIMEOUT,
+        }
+    }
+}
+
+impl Backoff {
+    /// The wait before attempt `attempt + 1` (attempt 0 = the first failure).
+    pub fn delay(&self, attempt: u32) -> Duration {
+        let base = self.initial.as_secs_f64() * self.multiplier.powi(attempt.min(64) as i32);
+        let base = base.min(self.max.as_secs_f64());
+        let jitter = if self.jitter > 0.0 {
+            rand::thread_rng().gen_range(-self.jitter..=self.jitter)
+        } else {
+            0.0
+        };
+        Duration::from_secs_f64((base * (1.0 + jitter)).max(0.0))
+    }
+}
+
+/// The outcome of one attempt.
+enum Attempt {
+    Delivered,
+    Retry(String),
+    Permanent(String),
+}
+
+/// The request body of one batch.
+pub fn request_body(request_id: &str, timestamp_millis: i64, records: &[&[u8]]) -> Vec<u8> {
+    let records: Vec<serde_json::Value> = records
+        .iter()
+        .map(|r| serde_json::json!({ "data": base64_simd::STANDARD.encode_to_string(r) }))
+        .collect();
+    serde_json::to_vec(&serde_json::json!({
+        "requestId": request_id,
+        "timestamp": timestamp_millis,
+        "records": records,
+    }))
+    .unwrap_or_default()
+}
+
+fn now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Delivers one batch with Firehose's request/response contract, retrying with back-off until
+/// retry_duration. Err = given up (the caller then writes the records to the S3 backup / error prefix).
+pub async fn deliver(target: &HttpEndpointTarget, source_arn: &str, records: &[&[u8]]) -> Result<(), String> {
+    deliver_with(target, source_arn, records, &Backoff::default()).await
+}
+
+/// [`deliver`] with an explicit back-off.
+pub async fn deliver_with(
+    target: &HttpEndpointTarget,
+    source_arn: &str,
+    records: &[&[u8]],
+    backoff: &Backoff,
+) -> Result<(), String> {
+    if records.is_empty() {
+        return Ok(());
+    }
+    let client = crate::sink::http_client(backoff.response_timeout);
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let json = request_body(&request_id, now_millis(), records);
+    let body = if target.gzip {
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        enc.write_all(&json)
+            .and_then(|_| enc.finish())
+            .map_err(|e| format!("compressing the request: {e}"))?
+    } else {
+        json
+    };
+    let attributes = if target.common_attributes.is_empty() {
+        None
+    } else {
+        let map: serde_json::Map<String, serde_json::Value> = target
+            .common_attributes
+            .iter()
+            .take(MAX_COMMON_ATTRIBUTES)
+            .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+            .collect();
+        Some(serde_json::json!({ "commonAttributes": map }).to_string())
+    };
+    let started = tokio::time::Instant::now();
+    let mut attempt = 0u32;
+    loop {
+        let mut req = client
+            .post(&target.url)
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .header(http::header::USER_AGENT, USER_AGENT)
+            .header("X-Amz-Firehose-Protocol-Version", "1.0")
+            .header("X-Amz-Firehose-Request-Id", &request_id)
+            .header("X-Amz-Firehose-Source-Arn", source_arn)
+            .body(body.clone());
+        if let Some(key) = &target.access_key {
+            req = req.header("X-Amz-Firehose-Access-Key", key);
+        }
+        if let Some(a) = &attributes {
+            req = req.header("X-Amz-Firehose-Common-Attributes", a);
+        }
+        if target.gzip {
+            req = req.header(http::header::CONTENT_ENCODING, "gzip");
+        }
+        let outcome = match req.send().await {
+            Err(e) => Attempt::Retry(format!("request failed: {e}")),
+            Ok(resp) => {
+                let status = resp.status();
+                let text = resp.bytes().await;
+                if status == http::StatusCode::PAYLOAD_TOO_LARGE {
+                    Attempt::Permanent(format!("The endpoint {} answered 413 Payload Too Large", target.url))
+                } else if status != http::StatusCode::OK {
+                    Attempt::Retry(format!("The endpoint answered HTTP {status}"))
+                } else {
+                    match text {
+                        Err(e) => Attempt::Retry(format!("reading the response: {e}")),
+                        Ok(t) => match serde_json::from_slice::<serde_json::Value>(&t) {
+                            Ok(v) if v.get("requestId").and_then(|r| r.as_str()) == Some(request_id.as_str()) => {
+                                Attempt::Delivered
+                            }
+                            Ok(_) => Attempt::Retry("The response's requestId does not match the request".into()),
+                            Err(e) => Attempt::Retry(format!("The response is not JSON: {e}")),
+                        },
+                    }
+                }
+            }
+        };
+        match outcome {
+            Attempt::Delivered => return Ok(()),
+            Attempt::Permanent(e) => return Err(e),
+            Attempt::Retry(e) => {
+                let delay = backoff.delay(attempt);
+                if started.elapsed() + delay > target.retry_duration {
+                    return Err(format!(
+                        "Delivery to {} failed after {} attempt(s) within the retry duration of {} s: {e}",
+                        target.url,
+                        attempt + 1,
+                        target.retry_duration.as_secs()
+                    ));
+                }
+                tracing::debug!(url = %target.url, attempt, error = %e, "HTTP endpoint delivery retry");
+                tokio::time::sleep(delay).await;
+                attempt += 1;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_caps() {
+        let b = Backoff { jitter: 0.0, ..Backoff::default() };
+        assert_eq!(b.delay(0), Duration::from_secs(1));
+        assert_eq!(b.delay(3), Duration::from_secs(8));
+        assert_eq!(b.delay(20), Duration::from_secs(120));
+        let j = Backoff::default();
+        for _ in 0..100 {
+            let d = j.delay(1).as_secs_f64();
+            assert!((1.7..=2.3).contains(&d), "{d}");
+        }
+    }
+
+    #[test]
+    fn body_shape() {
+        let body = request_body("rid", 5, &[b"hi", b""]);
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v, serde_json::json!({"requestId":"rid","timestamp":5,"records":[{"data":"aGk="},{"data":""}]}));
+    }
+}

@@ -1,0 +1,318 @@
+//! Firehose's Lambda data-transformation contract (reference §4.2).
+//!
+//! One call sends `{"invocationId", "deliveryStreamArn", "region", "sourceKinesisStreamArn"?,
+//! "records": [{"recordId", "approximateArrivalTimestamp" (ms), "data" (base64),
+//! "kinesisRecordMetadata"?}]}` and expects `{"records": [{"recordId", "result", "data",
+//! "metadata": {"partitionKeys": {..}}?}]}` back. Every recordId must come back exactly once with
+//! a result of `Ok`, `Dropped` or `ProcessingFailed`, and `Ok` records need base64 `data`; any
+//! other answer breaks the contract. Failed invocations and contract violations are retried
+//! `NumberOfRetries` times (the batch is sent again with the same record ids and a new
+//! invocationId); after that the whole batch fails with the last error, which the pipeline
+//! writes with every record to the `processing-failed` error prefix.
+//!
+//! Errors are `"<errorCode>: <message>"` so the pipeline can fill the error records'
+//! `errorCode` / `errorMessage` ([`error_code`] splits them). The codes are those Firehose
+//! documents for Lambda invocation errors ("Data transformation failure handling");
+//! the message texts are UNCONFIRMED paraphrases.
+//!
+//! [`Invoker`] is how functions are called; [`HttpInvoker`] treats a function as an HTTP endpoint
+//! (POST the payload, the response body is the function's result, `X-Amz-Function-Error` marks a
+//! function error as Lambda's Invoke API does).
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// A boxed, sendable future.
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+
+/// How functions are invoked.
+pub trait Invoker: Send + Sync + 'static {
+    /// Invoke a function (by ARN or name) with a JSON payload; Ok = the function's JSON response.
+    fn invoke<'a>(&'a self, function: &'a str, payload: Vec<u8>) -> BoxFuture<'a, Result<Vec<u8>, String>>;
+}
+
+/// Error code: the function could not be invoked or returned a function error.
+pub const ERR_FUNCTION: &str = "Lambda.FunctionError";
+/// Error code: the response was not the JSON Firehose expects.
+pub const ERR_JSON: &str = "Lambda.JsonProcessingException";
+/// Error code: a recordId came back twice.
+pub const ERR_DUPLICATED_ID: &str = "Lambda.DuplicatedRecordId";
+/// Error code: a recordId did not come back (or an unknown one did).
+pub const ERR_MISSING_ID: &str = "Lambda.MissingRecordId";
+/// Error code for records the function itself marked `ProcessingFailed`.
+pub const ERR_PROCESSING_FAILED: &str = "Lambda.ProcessingFailed";
+/// Timeout of one HTTP invocation (Lambda's largest function timeout is 15 min; Firehose waits at
+/// most 5 min for a transform).
+pub const HTTP_INVOKE_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// The error code of a transform error (`"<code>: <message>"`), or the whole text.
+pub fn error_code(err: &str) -> &str {
+    err.split_once(": ").map(|(c, _)| c).unwrap_or(err)
+}
+
+/// Invoker for functions that are HTTP endpoints: function name (last ARN component) → URL.
+pub struct HttpInvoker {
+    functions: BTreeMap<String, String>,
+    client: reqwest::Client,
+}
+
+/// The function name of an ARN `arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER]`, or
+/// the name as given.
+pub fn function_name(function: &str) -> &str {
+    if function.starts_with("arn:") {
+        function.split(':').nth(6).unwrap_or(function)
+    } else {
+        function
+    }
+}
+
+impl HttpInvoker {
+    /// `functions` maps function names to URLs.
+    pub fn new(functions: BTreeMap<String, String>) -> Self {
+        HttpInvoker {
+            functions,
+            client: crate::sink::http_client(HTTP_INVOKE_TIMEOUT),
+        }
+    }
+}
+
+impl Invoker for HttpInvoker {
+    fn invoke<'a>(&'a self, function: &'a str, payload: Vec<u8>) -> BoxFuture<'a, Result<Vec<u8>, String>> {
+        Box::pin(async move {
+            let url = self
+                .functions
+                .get(function)
+                .or_else(|| self.functions.get(function_name(function)))
+                .ok_or_else(|| format!("Function not found: {function}"))?;
+            let resp = self
+                .client
+                .post(url)
+                .header(http::header::CONTENT_TYPE, "application/json")
+                .body(payload)
+                .send()
+                .await
+                .map_err(|e| format!("invoking {function}: {e}"))?;
+            let status = resp.status();
+            let function_error = resp.headers().contains_key("x-amz-function-error");
+            let body = resp.bytes().await.map_err(|e| format!("invoking {function}: {e}"))?;
+            if !status.is_success() {
+                return Err(format!("invoking {function}: HTTP {status}"));
+            }
+            if function_error {
+                return Err(format!(
+                    "{function} returned a function error: {}",
+                    String::from_utf8_lossy(&body)
+                ));
+            }
+            Ok(body.to_vec())
+        })
+    }
+}
+
+/// One record sent to the transform.
+#[derive(Clone, Debug)]
+pub struct TransformRecord {
+    /// Id the response refers to.
+    pub record_id: String,
+    /// Approximate arrival, epoch ms.
+    pub arrival_millis: i64,
+    /// The record's data.
+    pub data: Vec<u8>,
+    /// Present when the source is a Kinesis stream.
+    pub kinesis: Option<KinesisRecordMetadata>,
+}
+
+/// `kinesisRecordMetadata` of a record read from a Kinesis stream.
+#[derive(Clone, Debug)]
+pub struct KinesisRecordMetadata {
+    /// Shard the record came from.
+    pub shard_id: String,
+    /// The record's partition key.
+    pub partition_key: String,
+    /// The record's sequence number.
+    pub sequence_number: String,
+    /// Index within a KPL aggregate (0 otherwise).
+    pub sub_sequence_number: u64,
+    /// Approximate arrival in the stream, epoch ms.
+    pub arrival_millis: i64,
+}
+
+/// What the transform did with one record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TransformResult {
+    /// Deliver `data`; `partition_keys` feed `!{partitionKeyFromLambda:k}`.
+    Ok { data: Vec<u8>, partition_keys: BTreeMap<String, String> },
+    /// Drop the record (counts as success).
+    Dropped,
+    /// The function failed the record: it goes to the processing-failed prefix.
+    ProcessingFailed { message: String },
+}
+
+fn b64(data: &[u8]) -> String {
+    base64_simd::STANDARD.encode_to_string(data)
+}
+
+/// The request payload of one invocation.
+pub fn request(
+    delivery_stream_arn: &str,
+    region: &str,
+    source_stream_arn: Option<&str>,
+    records: &[TransformRecord],
+) -> Vec<u8> {
+    let records: Vec<serde_json::Value> = records
+        .iter()
+        .map(|r| {
+            let mut v = serde_json::json!({
+                "recordId": r.record_id,
+                "approximateArrivalTimestamp": r.arrival_millis,
+                "data": b64(&r.data),
+            });
+            if let Some(k) = &r.kinesis {
+                v["kinesisRecordMetadata"] = serde_json::json!({
+                    "shardId": k.shard_id,
+                    "partitionKey": k.partition_key,
+                    "approximateArrivalTimestamp": k.arrival_millis,
+                    "sequenceNumber": k.sequence_number,
+                    "subsequenceNumber": k.sub_sequence_number,
+                });
+            }
+            v
+        })
+        .collect();
+    let mut body = serde_json::json!({
+        "invocationId": uuid::Uuid::new_v4().to_string(),
+        "deliveryStreamArn": delivery_stream_arn,
+        "region": region,
+        "records": records,
+    });
+    if let Some(s) = source_stream_arn {
+        body["sourceKinesisStreamArn"] = serde_json::Value::String(s.to_string());
+    }
+    serde_json::to_vec(&body).unwrap_or_default()
+}
+
+#[derive(Deserialize)]
+struct Response {
+    records: Vec<ResponseRecord>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ResponseRecord {
+    record_id: String,
+    result: String,
+    #[serde(default)]
+    data: Option<String>,
+    #[serde(default)]
+    metadata: Option<Metadata>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Metadata {
+    #[serde(default)]
+    partition_keys: BTreeMap<String, serde_json::Value>,
+}
+
+/// Checks a response against the contract; result i belongs to records[i].
+pub fn parse_response(records: &[TransformRecord], body: &[u8]) -> Result<Vec<TransformResult>, String> {
+    let json_err = |detail: String| {
+        format!("{ERR_JSON}: There was an error parsing returned records from the Lambda function ({detail}). Ensure that the returned records follow the status model required by Firehose.")
+    };
+    let response: Response = serde_json::from_slice(body).map_err(|e| json_err(e.to_string()))?;
+    let index: HashMap<&str, usize> = records
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.record_id.as_str(), i))
+        .collect();
+    let mut results: Vec<Option<TransformResult>> = vec![None; records.len()];
+    for r in response.records {
+        let Some(&i) = index.get(r.record_id.as_str()) else {
+            return Err(format!(
+                "{ERR_MISSING_ID}: The Lambda function returned record id {} that was not in the request. Ensure that the Lambda function returns all received record ids unchanged.",
+                r.record_id
+            ));
+        };
+        if results[i].is_some() {
+            return Err(format!(
+                "{ERR_DUPLICATED_ID}: Multiple records were returned with the same record id {}. Ensure that the Lambda function returns unique record ids for each record.",
+                r.record_id
+            ));
+        }
+        results[i] = Some(match r.result.as_str() {
+            "Ok" => {
+                let data = r.data.ok_or_else(|| json_err(format!("record {} is Ok but has no data", r.record_id)))?;
+                let data = base64_simd::STANDARD
+                    .decode_to_vec(data.as_bytes())
+                    .map_err(|_| json_err(format!("the data of record {} is not base64", r.record_id)))?;
+                let mut partition_keys = BTreeMap::new();
+                for (k, v) in r.metadata.map(|m| m.partition_keys).unwrap_or_default() {
+                    let v = match v {
+                        serde_json::Value::String(s) => s,
+                        serde_json::Value::Null => {
+                            return Err(json_err(format!("partition key {k} of record {} is null", r.record_id)))
+                        }
+                        other => other.to_string(),
+                    };
+                    partition_keys.insert(k, v);
+                }
+                TransformResult::Ok { data, partition_keys }
+            }
+            "Dropped" => TransformResult::Dropped,
+            "ProcessingFailed" => TransformResult::ProcessingFailed {
+                message: format!(
+                    "{ERR_PROCESSING_FAILED}: The Lambda function marked record {} as ProcessingFailed.",
+                    r.record_id
+                ),
+            },
+            other => {
+                return Err(json_err(format!(
+                    "record {} has result {other}; expected Ok, Dropped or ProcessingFailed",
+                    r.record_id
+                )))
+            }
+        });
+    }
+    results
+        .into_iter()
+        .map(|r| {
+            r.ok_or_else(|| {
+                format!("{ERR_MISSING_ID}: One or more record ids were not returned. Ensure that the Lambda function returns all received record ids.")
+            })
+        })
+        .collect()
+}
+
+/// One transform call with retries (NumberOfRetries); result i belongs to records[i].
+/// Err = the invocation failed after retries or the response broke the contract (every record then
+/// goes to processing-failed with this message).
+pub async fn transform(
+    invoker: &dyn Invoker,
+    function: &str,
+    retries: u32,
+    delivery_stream_arn: &str,
+    region: &str,
+    source_stream_arn: Option<&str>,
+    records: &[TransformRecord],
+) -> Result<Vec<TransformResult>, String> {
+    if records.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut last = String::new();
+    for attempt in 0..=retries {
+        let payload = request(delivery_stream_arn, region, source_stream_arn, records);
+        match invoker.invoke(function, payload).await {
+            Ok(body) => match parse_response(records, &body) {
+                Ok(results) => return Ok(results),
+                Err(e) => last = e,
+            },
+            Err(e) => {
+                last = format!("{ERR_FUNCTION}: The Lambda function invocation failed: {e}");
+            }
+        }
+        tracing::debug!(function, attempt, error = %last, "transform attempt failed");
+    }
+    Err(last)
+}

@@ -96,18 +96,16 @@ impl Compression {
 /// to an empty result rather than a panic.
 fn gzip(data: &[u8]) -> Vec<u8> {
     let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    match enc.write_all(data).and_then(|_| enc.finish()) {
-        Ok(out) => out,
-        Err(_) => Vec::new(),
-    }
+    enc.write_all(data)
+        .and_then(|_| enc.finish())
+        .unwrap_or_default()
 }
 
 fn deflate_raw(data: &[u8]) -> Vec<u8> {
     let mut enc = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
-    match enc.write_all(data).and_then(|_| enc.finish()) {
-        Ok(out) => out,
-        Err(_) => Vec::new(),
-    }
+    enc.write_all(data)
+        .and_then(|_| enc.finish())
+        .unwrap_or_default()
 }
 
 /// Sizes in the classic ZIP headers are 32-bit; objects are at most 128 MiB (the largest
@@ -203,7 +201,9 @@ pub fn hadoop_snappy_decompress(mut data: &[u8]) -> Result<Vec<u8>, String> {
         let start = out.len();
         while out.len() - start < raw_len {
             let len = be32(data)?;
-            let chunk = data.get(4..4 + len).ok_or("truncated Hadoop snappy chunk")?;
+            let chunk = data
+                .get(4..4 + len)
+                .ok_or("truncated Hadoop snappy chunk")?;
             out.extend(decoder.decompress_vec(chunk).map_err(|e| e.to_string())?);
             data = &data[4 + len..];
         }

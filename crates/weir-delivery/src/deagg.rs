@@ -207,7 +207,8 @@ pub fn kpl_encode(records: &[UserRecord]) -> Vec<u8> {
 /// Err = the data is not a sequence of JSON values.
 pub fn json_records(data: &[u8]) -> Result<Vec<Vec<u8>>, String> {
     let mut out = Vec::new();
-    let mut stream = serde_json::Deserializer::from_slice(data).into_iter::<serde::de::IgnoredAny>();
+    let mut stream =
+        serde_json::Deserializer::from_slice(data).into_iter::<serde::de::IgnoredAny>();
     let mut start = 0;
     loop {
         // Skip the whitespace before the next value so each record is the value's own text.
@@ -232,7 +233,11 @@ pub fn json_records(data: &[u8]) -> Result<Vec<Vec<u8>>, String> {
 /// record whole.
 pub fn delimited_records(data: &[u8], delimiter: &[u8]) -> Vec<Vec<u8>> {
     if delimiter.is_empty() {
-        return if data.is_empty() { Vec::new() } else { vec![data.to_vec()] };
+        return if data.is_empty() {
+            Vec::new()
+        } else {
+            vec![data.to_vec()]
+        };
     }
     let mut out = Vec::new();
     let mut rest = data;
@@ -334,14 +339,24 @@ mod tests {
     #[test]
     fn json_sub_records() {
         let recs = json_records(b"{\"a\":1}{\"b\":[1,2]}\n {\"c\":\"}\"}\n").unwrap();
-        assert_eq!(recs, vec![b"{\"a\":1}".to_vec(), b"{\"b\":[1,2]}".to_vec(), b"{\"c\":\"}\"}".to_vec()]);
+        assert_eq!(
+            recs,
+            vec![
+                b"{\"a\":1}".to_vec(),
+                b"{\"b\":[1,2]}".to_vec(),
+                b"{\"c\":\"}\"}".to_vec()
+            ]
+        );
         assert!(json_records(b"{\"a\":1}{oops").is_err());
         assert!(json_records(b"").unwrap().is_empty());
     }
 
     #[test]
     fn delimited_sub_records() {
-        assert_eq!(delimited_records(b"a||b||||c||", b"||"), vec![b"a".to_vec(), b"b".to_vec(), b"c".to_vec()]);
+        assert_eq!(
+            delimited_records(b"a||b||||c||", b"||"),
+            vec![b"a".to_vec(), b"b".to_vec(), b"c".to_vec()]
+        );
         assert_eq!(delimited_records(b"abc", b""), vec![b"abc".to_vec()]);
     }
 
@@ -352,8 +367,14 @@ mod tests {
     #[test]
     fn cloudwatch_payloads() {
         let data = r#"{"messageType":"DATA_MESSAGE","owner":"123456789012","logGroup":"g","logStream":"s","subscriptionFilters":["f"],"logEvents":[{"id":"1","timestamp":1,"message":"first"},{"id":"2","timestamp":2,"message":"second"}]}"#;
-        assert_eq!(cloudwatch_logs(&gz(data), true).unwrap(), vec![b"first".to_vec(), b"second".to_vec()]);
-        assert_eq!(cloudwatch_logs(&gz(data), false).unwrap(), vec![data.as_bytes().to_vec()]);
+        assert_eq!(
+            cloudwatch_logs(&gz(data), true).unwrap(),
+            vec![b"first".to_vec(), b"second".to_vec()]
+        );
+        assert_eq!(
+            cloudwatch_logs(&gz(data), false).unwrap(),
+            vec![data.as_bytes().to_vec()]
+        );
         let control = r#"{"messageType":"CONTROL_MESSAGE","owner":"CloudwatchLogs","logGroup":"","logStream":"","subscriptionFilters":[],"logEvents":[{"id":"","timestamp":1,"message":"CWL CONTROL MESSAGE: Checking health of destination Firehose."}]}"#;
         assert!(cloudwatch_logs(&gz(control), true).unwrap().is_empty());
         assert!(cloudwatch_logs(b"not gzip", true).is_err());

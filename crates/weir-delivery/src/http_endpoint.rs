@@ -16,6 +16,7 @@ use std::io::Write;
 use std::time::Duration;
 
 use rand::Rng;
+use weir_core::{Clock, SystemClock};
 
 /// How long Firehose waits for an endpoint's response.
 pub const RESPONSE_TIMEOUT: Duration = Duration::from_secs(180);
@@ -103,32 +104,38 @@ pub fn request_body(request_id: &str, timestamp_millis: i64, records: &[&[u8]]) 
     .unwrap_or_default()
 }
 
-fn now_millis() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
-
 /// Delivers one batch with Firehose's request/response contract, retrying with back-off until
 /// retry_duration. Err = given up (the caller then writes the records to the S3 backup / error prefix).
-pub async fn deliver(target: &HttpEndpointTarget, source_arn: &str, records: &[&[u8]]) -> Result<(), String> {
-    deliver_with(target, source_arn, records, &Backoff::default()).await
+pub async fn deliver(
+    target: &HttpEndpointTarget,
+    source_arn: &str,
+    records: &[&[u8]],
+) -> Result<(), String> {
+    deliver_with(
+        target,
+        source_arn,
+        records,
+        &Backoff::default(),
+        &SystemClock,
+    )
+    .await
 }
 
-/// [`deliver`] with an explicit back-off.
+/// [`deliver`] with an explicit back-off and the clock that dates the request body's
+/// `timestamp`. The retry deadline is measured on tokio's monotonic clock (paused in tests).
 pub async fn deliver_with(
     target: &HttpEndpointTarget,
     source_arn: &str,
     records: &[&[u8]],
     backoff: &Backoff,
+    clock: &dyn Clock,
 ) -> Result<(), String> {
     if records.is_empty() {
         return Ok(());
     }
     let client = crate::sink::http_client(backoff.response_timeout);
     let request_id = uuid::Uuid::new_v4().to_string();
-    let json = request_body(&request_id, now_millis(), records);
+    let json = request_body(&request_id, clock.now_millis(), records);
     let body = if target.gzip {
         let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
         enc.write_all(&json)
@@ -174,17 +181,25 @@ pub async fn deliver_with(
                 let status = resp.status();
                 let text = resp.bytes().await;
                 if status == http::StatusCode::PAYLOAD_TOO_LARGE {
-                    Attempt::Permanent(format!("The endpoint {} answered 413 Payload Too Large", target.url))
+                    Attempt::Permanent(format!(
+                        "The endpoint {} answered 413 Payload Too Large",
+                        target.url
+                    ))
                 } else if status != http::StatusCode::OK {
                     Attempt::Retry(format!("The endpoint answered HTTP {status}"))
                 } else {
                     match text {
                         Err(e) => Attempt::Retry(format!("reading the response: {e}")),
                         Ok(t) => match serde_json::from_slice::<serde_json::Value>(&t) {
-                            Ok(v) if v.get("requestId").and_then(|r| r.as_str()) == Some(request_id.as_str()) => {
+                            Ok(v)
+                                if v.get("requestId").and_then(|r| r.as_str())
+                                    == Some(request_id.as_str()) =>
+                            {
                                 Attempt::Delivered
                             }
-                            Ok(_) => Attempt::Retry("The response's requestId does not match the request".into()),
+                            Ok(_) => Attempt::Retry(
+                                "The response's requestId does not match the request".into(),
+                            ),
                             Err(e) => Attempt::Retry(format!("The response is not JSON: {e}")),
                         },
                     }
@@ -218,7 +233,10 @@ mod tests {
 
     #[test]
     fn backoff_grows_and_caps() {
-        let b = Backoff { jitter: 0.0, ..Backoff::default() };
+        let b = Backoff {
+            jitter: 0.0,
+            ..Backoff::default()
+        };
         assert_eq!(b.delay(0), Duration::from_secs(1));
         assert_eq!(b.delay(3), Duration::from_secs(8));
         assert_eq!(b.delay(20), Duration::from_secs(120));
@@ -233,6 +251,9 @@ mod tests {
     fn body_shape() {
         let body = request_body("rid", 5, &[b"hi", b""]);
         let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
-        assert_eq!(v, serde_json::json!({"requestId":"rid","timestamp":5,"records":[{"data":"aGk="},{"data":""}]}));
+        assert_eq!(
+            v,
+            serde_json::json!({"requestId":"rid","timestamp":5,"records":[{"data":"aGk="},{"data":""}]})
+        );
     }
 }

@@ -172,9 +172,13 @@ pub fn validate(
     };
     if has(&parts, |p| *p == Part::ErrorOutputType) {
         // Unconfirmed wording.
-        return Err(constraint("Prefix cannot contain !{firehose:error-output-type}"));
+        return Err(constraint(
+            "Prefix cannot contain !{firehose:error-output-type}",
+        ));
     }
-    let partition_keys = has(&parts, |p| matches!(p, Part::QueryKey(_) | Part::LambdaKey(_)));
+    let partition_keys = has(&parts, |p| {
+        matches!(p, Part::QueryKey(_) | Part::LambdaKey(_))
+    });
     if partition_keys && !dynamic_partitioning {
         // Unconfirmed wording.
         return Err(constraint(
@@ -243,7 +247,11 @@ fn default_timestamp() -> Part {
 }
 
 /// Evaluates parsed parts. Err = a partition key the prefix names is missing.
-fn evaluate(parts: &[Part], error_output_type: Option<&str>, ctx: &KeyContext) -> Result<String, String> {
+fn evaluate(
+    parts: &[Part],
+    error_output_type: Option<&str>,
+    ctx: &KeyContext,
+) -> Result<String, String> {
     let time = zoned(ctx);
     let mut out = String::new();
     for part in parts {
@@ -252,16 +260,12 @@ fn evaluate(parts: &[Part], error_output_type: Option<&str>, ctx: &KeyContext) -
             Part::Timestamp(p) => out.push_str(&p.format(&time)),
             Part::RandomString => out.push_str(&random_string()),
             Part::ErrorOutputType => out.push_str(error_output_type.unwrap_or("")),
-            Part::QueryKey(k) => out.push_str(
-                ctx.query_keys
-                    .get(k)
-                    .ok_or_else(|| format!("partitionKeyFromQuery:{k} is not among the record's partition keys"))?,
-            ),
-            Part::LambdaKey(k) => out.push_str(
-                ctx.lambda_keys
-                    .get(k)
-                    .ok_or_else(|| format!("partitionKeyFromLambda:{k} is not among the record's partition keys"))?,
-            ),
+            Part::QueryKey(k) => out.push_str(ctx.query_keys.get(k).ok_or_else(|| {
+                format!("partitionKeyFromQuery:{k} is not among the record's partition keys")
+            })?),
+            Part::LambdaKey(k) => out.push_str(ctx.lambda_keys.get(k).ok_or_else(|| {
+                format!("partitionKeyFromLambda:{k} is not among the record's partition keys")
+            })?),
         }
     }
     Ok(out)
@@ -279,8 +283,14 @@ fn with_timestamp(mut parts: Vec<Part>) -> Vec<Part> {
 /// sends such records to the error prefix).
 pub fn prefix(prefix: Option<&str>, ctx: &KeyContext) -> Result<String, String> {
     let parts = parse(prefix.unwrap_or(""))?;
-    let dynamic = has(&parts, |p| matches!(p, Part::QueryKey(_) | Part::LambdaKey(_)));
-    let parts = if dynamic { parts } else { with_timestamp(parts) };
+    let dynamic = has(&parts, |p| {
+        matches!(p, Part::QueryKey(_) | Part::LambdaKey(_))
+    });
+    let parts = if dynamic {
+        parts
+    } else {
+        with_timestamp(parts)
+    };
     let out = evaluate(&parts, None, ctx)?;
     if out.chars().count() > MAX_EVALUATED_PREFIX {
         return Err(format!(

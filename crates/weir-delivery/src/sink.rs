@@ -51,13 +51,23 @@ pub fn install_ring_provider() {
     });
 }
 
-/// A reqwest client on rustls + ring with the given request timeout.
+/// A reqwest client on rustls + ring with the given request timeout, shared per timeout so
+/// connections are pooled across calls (building one loads the platform's root certificates).
 pub(crate) fn http_client(timeout: Duration) -> reqwest::Client {
+    static CLIENTS: std::sync::OnceLock<Mutex<HashMap<Duration, reqwest::Client>>> =
+        std::sync::OnceLock::new();
     install_ring_provider();
-    reqwest::Client::builder()
-        .timeout(timeout)
-        .build()
-        .unwrap_or_else(|_| reqwest::Client::new())
+    let clients = CLIENTS.get_or_init(Default::default);
+    let mut clients = clients.lock().unwrap_or_else(|e| e.into_inner());
+    clients
+        .entry(timeout)
+        .or_insert_with(|| {
+            reqwest::Client::builder()
+                .timeout(timeout)
+                .build()
+                .unwrap_or_else(|_| reqwest::Client::new())
+        })
+        .clone()
 }
 
 /// The bucket name of `arn:aws:s3:::NAME`, or None if `arn` is not an S3 bucket ARN.
@@ -188,13 +198,22 @@ impl Buckets {
     pub async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, String> {
         use futures_util::TryStreamExt;
         let store = self.store(bucket)?;
-        let prefix = if prefix.is_empty() { None } else { Some(Self::key(prefix.trim_end_matches('/'))?) };
+        let prefix = if prefix.is_empty() {
+            None
+        } else {
+            Some(Self::key(prefix.trim_end_matches('/'))?)
+        };
         let mut keys: Vec<String> = store
             .list(prefix.as_ref())
             .map_ok(|m| m.location.to_string())
             .try_collect()
             .await
-            .map_err(|e| format!("listing s3://{bucket}/{}: {e}", prefix.map(|p| p.to_string()).unwrap_or_default()))?;
+            .map_err(|e| {
+                format!(
+                    "listing s3://{bucket}/{}: {e}",
+                    prefix.map(|p| p.to_string()).unwrap_or_default()
+                )
+            })?;
         keys.sort();
         Ok(keys)
     }

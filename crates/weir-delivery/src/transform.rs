@@ -30,7 +30,11 @@ pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T
 /// How functions are invoked.
 pub trait Invoker: Send + Sync + 'static {
     /// Invoke a function (by ARN or name) with a JSON payload; Ok = the function's JSON response.
-    fn invoke<'a>(&'a self, function: &'a str, payload: Vec<u8>) -> BoxFuture<'a, Result<Vec<u8>, String>>;
+    fn invoke<'a>(
+        &'a self,
+        function: &'a str,
+        payload: Vec<u8>,
+    ) -> BoxFuture<'a, Result<Vec<u8>, String>>;
 }
 
 /// Error code: the function could not be invoked or returned a function error.
@@ -79,7 +83,11 @@ impl HttpInvoker {
 }
 
 impl Invoker for HttpInvoker {
-    fn invoke<'a>(&'a self, function: &'a str, payload: Vec<u8>) -> BoxFuture<'a, Result<Vec<u8>, String>> {
+    fn invoke<'a>(
+        &'a self,
+        function: &'a str,
+        payload: Vec<u8>,
+    ) -> BoxFuture<'a, Result<Vec<u8>, String>> {
         Box::pin(async move {
             let url = self
                 .functions
@@ -96,7 +104,10 @@ impl Invoker for HttpInvoker {
                 .map_err(|e| format!("invoking {function}: {e}"))?;
             let status = resp.status();
             let function_error = resp.headers().contains_key("x-amz-function-error");
-            let body = resp.bytes().await.map_err(|e| format!("invoking {function}: {e}"))?;
+            let body = resp
+                .bytes()
+                .await
+                .map_err(|e| format!("invoking {function}: {e}"))?;
             if !status.is_success() {
                 return Err(format!("invoking {function}: HTTP {status}"));
             }
@@ -143,7 +154,10 @@ pub struct KinesisRecordMetadata {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TransformResult {
     /// Deliver `data`; `partition_keys` feed `!{partitionKeyFromLambda:k}`.
-    Ok { data: Vec<u8>, partition_keys: BTreeMap<String, String> },
+    Ok {
+        data: Vec<u8>,
+        partition_keys: BTreeMap<String, String>,
+    },
     /// Drop the record (counts as success).
     Dropped,
     /// The function failed the record: it goes to the processing-failed prefix.
@@ -217,7 +231,10 @@ struct Metadata {
 }
 
 /// Checks a response against the contract; result i belongs to records[i].
-pub fn parse_response(records: &[TransformRecord], body: &[u8]) -> Result<Vec<TransformResult>, String> {
+pub fn parse_response(
+    records: &[TransformRecord],
+    body: &[u8],
+) -> Result<Vec<TransformResult>, String> {
     let json_err = |detail: String| {
         format!("{ERR_JSON}: There was an error parsing returned records from the Lambda function ({detail}). Ensure that the returned records follow the status model required by Firehose.")
     };
@@ -315,4 +332,53 @@ pub async fn transform(
         tracing::debug!(function, attempt, error = %last, "transform attempt failed");
     }
     Err(last)
+}
+
+/// One record of the `processing-failed` error output (reference §4.2), as a JSON text without
+/// its newline (error objects hold one per line): `attemptsMade`, `arrivalTimestamp`,
+/// `errorCode`, `errorMessage`, `attemptEndingTimestamp`, `rawData` (base64), `lambdaArn`.
+/// `error` is a transform error (`"<code>: <message>"`) or a [`TransformResult::ProcessingFailed`]
+/// message.
+pub fn processing_failed_record(
+    attempts_made: u32,
+    arrival_millis: i64,
+    error: &str,
+    attempt_ending_millis: i64,
+    raw_data: &[u8],
+    lambda_arn: &str,
+) -> Vec<u8> {
+    let (code, message) = error.split_once(": ").unwrap_or((ERR_FUNCTION, error));
+    serde_json::to_vec(&serde_json::json!({
+        "attemptsMade": attempts_made,
+        "arrivalTimestamp": arrival_millis,
+        "errorCode": code,
+        "errorMessage": message,
+        "attemptEndingTimestamp": attempt_ending_millis,
+        "rawData": b64(raw_data),
+        "lambdaArn": lambda_arn,
+    }))
+    .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failed_record_shape() {
+        let line =
+            processing_failed_record(4, 10, "Lambda.MissingRecordId: gone", 20, b"raw", "arn:f");
+        let v: serde_json::Value = serde_json::from_slice(&line).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"attemptsMade": 4, "arrivalTimestamp": 10, "errorCode": "Lambda.MissingRecordId",
+                "errorMessage": "gone", "attemptEndingTimestamp": 20, "rawData": "cmF3", "lambdaArn": "arn:f"})
+        );
+        assert_eq!(error_code("Lambda.X: y: z"), "Lambda.X");
+        assert_eq!(
+            function_name("arn:aws:lambda:us-east-1:1:function:f:$LATEST"),
+            "f"
+        );
+        assert_eq!(function_name("f"), "f");
+    }
 }

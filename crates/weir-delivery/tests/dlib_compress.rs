@@ -9,7 +9,13 @@ use weir_delivery::compress::{hadoop_snappy_decompress, Compression};
 fn sample() -> Vec<u8> {
     let mut data = Vec::new();
     for i in 0..20_000u32 {
-        data.extend_from_slice(format!("{{\"n\":{i},\"text\":\"record number {}\"}}\n", i * 7919 % 10007).as_bytes());
+        data.extend_from_slice(
+            format!(
+                "{{\"n\":{i},\"text\":\"record number {}\"}}\n",
+                i * 7919 % 10007
+            )
+            .as_bytes(),
+        );
     }
     data
 }
@@ -21,7 +27,9 @@ fn python_decode(script: &str, compressed: &[u8]) -> Result<String, String> {
     std::fs::write(&path, compressed).unwrap();
     let out = Command::new("python3")
         .arg("-c")
-        .arg(format!("import sys, hashlib\n{script}\nprint(hashlib.sha256(decoded).hexdigest())"))
+        .arg(format!(
+            "import sys, hashlib\n{script}\nprint(hashlib.sha256(decoded).hexdigest())"
+        ))
         .arg(&path)
         .output()
         .map_err(|e| format!("python3 not runnable: {e}"))?;
@@ -33,17 +41,28 @@ fn python_decode(script: &str, compressed: &[u8]) -> Result<String, String> {
 
 fn sha256_hex(data: &[u8]) -> String {
     use sha2::Digest;
-    sha2::Sha256::digest(data).iter().map(|b| format!("{b:02x}")).collect()
+    sha2::Sha256::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 fn has_cramjam() -> bool {
-    Command::new("python3").args(["-c", "import cramjam"]).status().map(|s| s.success()).unwrap_or(false)
+    Command::new("python3")
+        .args(["-c", "import cramjam"])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
 }
 
 #[test]
 fn dlib_compress_gzip_read_by_python() {
     let data = sample();
-    let got = python_decode("import gzip\ndecoded = gzip.open(sys.argv[1]).read()", &Compression::Gzip.compress(&data)).unwrap();
+    let got = python_decode(
+        "import gzip\ndecoded = gzip.open(sys.argv[1]).read()",
+        &Compression::Gzip.compress(&data),
+    )
+    .unwrap();
     assert_eq!(got, sha256_hex(&data));
 }
 
@@ -55,7 +74,10 @@ fn dlib_compress_zip_read_by_python() {
     assert_eq!(python_decode(script, &zipped).unwrap(), sha256_hex(&data));
     // Empty objects are valid archives too.
     let script = "import zipfile\ndecoded = zipfile.ZipFile(sys.argv[1]).read('data')";
-    assert_eq!(python_decode(script, &Compression::Zip.compress(b"")).unwrap(), sha256_hex(b""));
+    assert_eq!(
+        python_decode(script, &Compression::Zip.compress(b"")).unwrap(),
+        sha256_hex(b"")
+    );
 }
 
 #[test]
@@ -94,6 +116,10 @@ while pos < len(buf):
         out += chunk; got += len(chunk)
 assert blocks == 4, blocks
 decoded = bytes(out)"#;
-    assert!(data.len() > 3 * 218_422 && data.len() < 4 * 218_422, "{}", data.len());
+    assert!(
+        data.len() > 3 * 218_422 && data.len() < 4 * 218_422,
+        "{}",
+        data.len()
+    );
     assert_eq!(python_decode(script, &blocks).unwrap(), sha256_hex(&data));
 }

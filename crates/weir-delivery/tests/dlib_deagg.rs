@@ -3,11 +3,22 @@
 
 use md5::{Digest, Md5};
 use proptest::prelude::*;
-use weir_delivery::deagg::{cloudwatch_logs, delimited_records, json_records, kpl, kpl_encode, UserRecord, KPL_MAGIC};
+use weir_delivery::deagg::{
+    cloudwatch_logs, delimited_records, json_records, kpl, kpl_encode, UserRecord, KPL_MAGIC,
+};
 
 fn user_record() -> impl Strategy<Value = UserRecord> {
-    ("[a-z0-9]{1,8}", proptest::option::of("[0-9]{1,39}"), proptest::collection::vec(any::<u8>(), 0..64))
-        .prop_map(|(pk, ehk, data)| UserRecord { partition_key: pk, explicit_hash_key: ehk, data, sub_sequence: 0 })
+    (
+        "[a-z0-9]{1,8}",
+        proptest::option::of("[0-9]{1,39}"),
+        proptest::collection::vec(any::<u8>(), 0..64),
+    )
+        .prop_map(|(pk, ehk, data)| UserRecord {
+            partition_key: pk,
+            explicit_hash_key: ehk,
+            data,
+            sub_sequence: 0,
+        })
 }
 
 /// Wraps arbitrary protobuf bytes as an aggregate with a valid magic and MD5, so the decoder's
@@ -92,11 +103,30 @@ fn dlib_kpl_known_aggregate() {
     proto.extend_from_slice(ehk.as_bytes());
     proto.extend_from_slice(&[0x1a, 0x05, 0x08, 0x00, 0x1a, 0x01, b'a']);
     // The second record also carries a tag {key:"t", value:"v"}, which is ignored.
-    proto.extend_from_slice(&[0x1a, 0x10, 0x08, 0x01, 0x10, 0x00, 0x1a, 0x02, b'b', b'c', 0x22, 0x06, 0x0a, 0x01, b't', 0x12, 0x01, b'v', ]);
+    proto.extend_from_slice(&[
+        0x1a, 0x10, 0x08, 0x01, 0x10, 0x00, 0x1a, 0x02, b'b', b'c', 0x22, 0x06, 0x0a, 0x01, b't',
+        0x12, 0x01, b'v',
+    ]);
     let records = kpl(&with_valid_md5(&proto)).unwrap();
     assert_eq!(records.len(), 2);
-    assert_eq!(records[0], UserRecord { partition_key: "pk1".into(), explicit_hash_key: None, data: b"a".to_vec(), sub_sequence: 0 });
-    assert_eq!(records[1], UserRecord { partition_key: "pk2".into(), explicit_hash_key: Some(ehk.into()), data: b"bc".to_vec(), sub_sequence: 1 });
+    assert_eq!(
+        records[0],
+        UserRecord {
+            partition_key: "pk1".into(),
+            explicit_hash_key: None,
+            data: b"a".to_vec(),
+            sub_sequence: 0
+        }
+    );
+    assert_eq!(
+        records[1],
+        UserRecord {
+            partition_key: "pk2".into(),
+            explicit_hash_key: Some(ehk.into()),
+            data: b"bc".to_vec(),
+            sub_sequence: 1
+        }
+    );
 }
 
 #[test]

@@ -7,12 +7,17 @@ use std::time::{Duration, Instant};
 
 use dlib_support::{json_answer, Received, TestServer};
 use serde_json::{json, Value};
+use weir_core::{ManualClock, SystemClock};
 use weir_delivery::http_endpoint::{deliver_with, Backoff, HttpEndpointTarget};
 
 const SOURCE: &str = "arn:aws:firehose:us-east-1:123456789012:deliverystream/ds";
 
 fn fast() -> Backoff {
-    Backoff { initial: Duration::from_millis(20), max: Duration::from_millis(200), ..Backoff::default() }
+    Backoff {
+        initial: Duration::from_millis(20),
+        max: Duration::from_millis(200),
+        ..Backoff::default()
+    }
 }
 
 fn target(server: &TestServer, gzip: bool, retry: Duration) -> HttpEndpointTarget {
@@ -20,16 +25,26 @@ fn target(server: &TestServer, gzip: bool, retry: Duration) -> HttpEndpointTarge
         url: server.url("/ingest"),
         name: Some("test".into()),
         access_key: Some("secret-key".into()),
-        common_attributes: vec![("env".into(), "prod".into()), ("team".into(), "data".into())],
+        common_attributes: vec![
+            ("env".into(), "prod".into()),
+            ("team".into(), "data".into()),
+        ],
         gzip,
         retry_duration: retry,
     }
 }
 
 fn body_json(r: &Received) -> Value {
-    let raw = if r.headers.get("content-encoding").map(|v| v == "gzip").unwrap_or(false) {
+    let raw = if r
+        .headers
+        .get("content-encoding")
+        .map(|v| v == "gzip")
+        .unwrap_or(false)
+    {
         let mut out = Vec::new();
-        flate2::read::GzDecoder::new(&r.body[..]).read_to_end(&mut out).unwrap();
+        flate2::read::GzDecoder::new(&r.body[..])
+            .read_to_end(&mut out)
+            .unwrap();
         out
     } else {
         r.body.clone()
@@ -46,10 +61,16 @@ fn echo(r: &Received) -> dlib_support::Answer {
 #[tokio::test]
 async fn dlib_http_endpoint_request_shape() {
     let server = TestServer::start(|_, r| echo(r)).await;
-    let before = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
-    deliver_with(&target(&server, false, Duration::from_secs(5)), SOURCE, &[b"one", b"{\"two\":2}"], &fast())
-        .await
-        .unwrap();
+    let clock = ManualClock::new(1_578_090_901_599);
+    deliver_with(
+        &target(&server, false, Duration::from_secs(5)),
+        SOURCE,
+        &[b"one", b"{\"two\":2}"],
+        &fast(),
+        &clock,
+    )
+    .await
+    .unwrap();
     let reqs = server.requests();
     assert_eq!(reqs.len(), 1);
     let r = &reqs[0];
@@ -61,18 +82,37 @@ async fn dlib_http_endpoint_request_shape() {
     assert_eq!(h["x-amz-firehose-access-key"], "secret-key");
     assert_eq!(h["content-type"], "application/json");
     assert!(h.get("content-encoding").is_none());
-    let attrs: Value = serde_json::from_str(h["x-amz-firehose-common-attributes"].to_str().unwrap()).unwrap();
-    assert_eq!(attrs, json!({"commonAttributes": {"env": "prod", "team": "data"}}));
+    let attrs: Value =
+        serde_json::from_str(h["x-amz-firehose-common-attributes"].to_str().unwrap()).unwrap();
+    assert_eq!(
+        attrs,
+        json!({"commonAttributes": {"env": "prod", "team": "data"}})
+    );
     let v = body_json(r);
-    assert_eq!(v["requestId"], h["x-amz-firehose-request-id"].to_str().unwrap());
-    assert!(v["timestamp"].as_i64().unwrap() >= before);
-    assert_eq!(v["records"], json!([{"data": "b25l"}, {"data": "eyJ0d28iOjJ9"}]));
+    assert_eq!(
+        v["requestId"],
+        h["x-amz-firehose-request-id"].to_str().unwrap()
+    );
+    assert_eq!(v["timestamp"], 1_578_090_901_599i64);
+    assert_eq!(h["user-agent"], "Amazon Kinesis Data Firehose Agent/1.0");
+    assert_eq!(
+        v["records"],
+        json!([{"data": "b25l"}, {"data": "eyJ0d28iOjJ9"}])
+    );
 }
 
 #[tokio::test]
 async fn dlib_http_endpoint_gzip() {
     let server = TestServer::start(|_, r| echo(r)).await;
-    deliver_with(&target(&server, true, Duration::from_secs(5)), SOURCE, &[b"zipped"], &fast()).await.unwrap();
+    deliver_with(
+        &target(&server, true, Duration::from_secs(5)),
+        SOURCE,
+        &[b"zipped"],
+        &fast(),
+        &SystemClock,
+    )
+    .await
+    .unwrap();
     let r = &server.requests()[0];
     assert_eq!(r.headers["content-encoding"], "gzip");
     assert_eq!(body_json(r)["records"], json!([{"data": "emlwcGVk"}]));
@@ -88,19 +128,44 @@ async fn dlib_http_endpoint_retries_with_same_request_id() {
         _ => echo(r),
     })
     .await;
-    deliver_with(&target(&server, false, Duration::from_secs(10)), SOURCE, &[b"x"], &fast()).await.unwrap();
+    deliver_with(
+        &target(&server, false, Duration::from_secs(10)),
+        SOURCE,
+        &[b"x"],
+        &fast(),
+        &SystemClock,
+    )
+    .await
+    .unwrap();
     let reqs = server.requests();
     assert_eq!(reqs.len(), 4);
-    let ids: Vec<_> = reqs.iter().map(|r| r.headers["x-amz-firehose-request-id"].clone()).collect();
-    assert!(ids.iter().all(|i| *i == ids[0]), "same request id on every retry");
-    let bodies: Vec<_> = reqs.iter().map(|r| body_json(r)["requestId"].clone()).collect();
+    let ids: Vec<_> = reqs
+        .iter()
+        .map(|r| r.headers["x-amz-firehose-request-id"].clone())
+        .collect();
+    assert!(
+        ids.iter().all(|i| *i == ids[0]),
+        "same request id on every retry"
+    );
+    let bodies: Vec<_> = reqs
+        .iter()
+        .map(|r| body_json(r)["requestId"].clone())
+        .collect();
     assert!(bodies.iter().all(|b| *b == bodies[0]));
 }
 
 #[tokio::test]
 async fn dlib_http_endpoint_413_is_permanent() {
     let server = TestServer::start(|_, _| (413, vec![], vec![])).await;
-    let err = deliver_with(&target(&server, false, Duration::from_secs(30)), SOURCE, &[b"x"], &fast()).await.unwrap_err();
+    let err = deliver_with(
+        &target(&server, false, Duration::from_secs(30)),
+        SOURCE,
+        &[b"x"],
+        &fast(),
+        &SystemClock,
+    )
+    .await
+    .unwrap_err();
     assert!(err.contains("413"), "{err}");
     assert_eq!(server.requests().len(), 1);
 }
@@ -109,7 +174,15 @@ async fn dlib_http_endpoint_413_is_permanent() {
 async fn dlib_http_endpoint_gives_up_after_retry_duration() {
     let server = TestServer::start(|_, _| (503, vec![], vec![])).await;
     let started = Instant::now();
-    let err = deliver_with(&target(&server, false, Duration::from_millis(500)), SOURCE, &[b"x"], &fast()).await.unwrap_err();
+    let err = deliver_with(
+        &target(&server, false, Duration::from_millis(500)),
+        SOURCE,
+        &[b"x"],
+        &fast(),
+        &SystemClock,
+    )
+    .await
+    .unwrap_err();
     let elapsed = started.elapsed();
     assert!(err.contains("503"), "{err}");
     assert!(elapsed < Duration::from_secs(3), "{elapsed:?}");
@@ -121,7 +194,15 @@ async fn dlib_http_endpoint_gives_up_after_retry_duration() {
 #[tokio::test]
 async fn dlib_http_endpoint_zero_retry_duration_tries_once() {
     let server = TestServer::start(|_, _| (500, vec![], vec![])).await;
-    deliver_with(&target(&server, false, Duration::ZERO), SOURCE, &[b"x"], &fast()).await.unwrap_err();
+    deliver_with(
+        &target(&server, false, Duration::ZERO),
+        SOURCE,
+        &[b"x"],
+        &fast(),
+        &SystemClock,
+    )
+    .await
+    .unwrap_err();
     assert_eq!(server.requests().len(), 1);
 }
 
@@ -138,6 +219,8 @@ async fn dlib_http_endpoint_connection_refused_is_retried_then_given_up() {
         gzip: false,
         retry_duration: Duration::from_millis(100),
     };
-    let err = deliver_with(&t, SOURCE, &[b"x"], &fast()).await.unwrap_err();
+    let err = deliver_with(&t, SOURCE, &[b"x"], &fast(), &SystemClock)
+        .await
+        .unwrap_err();
     assert!(err.contains("request failed"), "{err}");
 }

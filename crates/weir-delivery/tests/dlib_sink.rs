@@ -16,29 +16,71 @@ async fn dlib_sink_default_directory() {
     let dir = tempfile::tempdir().unwrap();
     let buckets = Buckets::new(dir.path(), BTreeMap::new());
     let bucket = bucket_name("arn:aws:s3:::my-bucket").unwrap();
-    buckets.put(bucket, "2018/08/27/10/ds-1-2018-08-27-10-30-05-x.gz", Bytes::from_static(b"payload")).await.unwrap();
-    let file = dir.path().join("s3/my-bucket/2018/08/27/10/ds-1-2018-08-27-10-30-05-x.gz");
+    buckets
+        .put(
+            bucket,
+            "2018/08/27/10/ds-1-2018-08-27-10-30-05-x.gz",
+            Bytes::from_static(b"payload"),
+        )
+        .await
+        .unwrap();
+    let file = dir
+        .path()
+        .join("s3/my-bucket/2018/08/27/10/ds-1-2018-08-27-10-30-05-x.gz");
     assert_eq!(std::fs::read(&file).unwrap(), b"payload");
-    assert_eq!(&buckets.get(bucket, "2018/08/27/10/ds-1-2018-08-27-10-30-05-x.gz").await.unwrap()[..], b"payload");
-    buckets.put(bucket, "other/key", Bytes::from_static(b"2")).await.unwrap();
-    assert_eq!(buckets.list(bucket, "").await.unwrap(), vec!["2018/08/27/10/ds-1-2018-08-27-10-30-05-x.gz", "other/key"]);
-    assert_eq!(buckets.list(bucket, "other/").await.unwrap(), vec!["other/key"]);
+    assert_eq!(
+        &buckets
+            .get(bucket, "2018/08/27/10/ds-1-2018-08-27-10-30-05-x.gz")
+            .await
+            .unwrap()[..],
+        b"payload"
+    );
+    buckets
+        .put(bucket, "other/key", Bytes::from_static(b"2"))
+        .await
+        .unwrap();
+    assert_eq!(
+        buckets.list(bucket, "").await.unwrap(),
+        vec!["2018/08/27/10/ds-1-2018-08-27-10-30-05-x.gz", "other/key"]
+    );
+    assert_eq!(
+        buckets.list(bucket, "other/").await.unwrap(),
+        vec!["other/key"]
+    );
 }
 
 #[tokio::test]
 async fn dlib_sink_configured_directory_and_bad_keys() {
     let data = tempfile::tempdir().unwrap();
     let elsewhere = tempfile::tempdir().unwrap();
-    let targets = BTreeMap::from([("mapped".to_string(), BucketTarget::Directory(elsewhere.path().join("m")))]);
+    let targets = BTreeMap::from([(
+        "mapped".to_string(),
+        BucketTarget::Directory(elsewhere.path().join("m")),
+    )]);
     let buckets = Buckets::new(data.path(), targets);
-    buckets.put("mapped", "a/b", Bytes::from_static(b"x")).await.unwrap();
+    buckets
+        .put("mapped", "a/b", Bytes::from_static(b"x"))
+        .await
+        .unwrap();
     assert_eq!(std::fs::read(elsewhere.path().join("m/a/b")).unwrap(), b"x");
     assert!(!data.path().join("s3/mapped").exists());
     for bad in ["../escape", "a/../../b", "a//b", ""] {
-        assert!(buckets.put("mapped", bad, Bytes::from_static(b"x")).await.is_err(), "{bad:?}");
+        assert!(
+            buckets
+                .put("mapped", bad, Bytes::from_static(b"x"))
+                .await
+                .is_err(),
+            "{bad:?}"
+        );
     }
-    assert!(buckets.put("..", "k", Bytes::from_static(b"x")).await.is_err());
-    assert!(buckets.put("a/b", "k", Bytes::from_static(b"x")).await.is_err());
+    assert!(buckets
+        .put("..", "k", Bytes::from_static(b"x"))
+        .await
+        .is_err());
+    assert!(buckets
+        .put("a/b", "k", Bytes::from_static(b"x"))
+        .await
+        .is_err());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -80,7 +122,11 @@ impl Drop for Moto {
 }
 
 fn python_has(module: &str) -> bool {
-    Command::new("python3").args(["-c", &format!("import {module}")]).status().map(|s| s.success()).unwrap_or(false)
+    Command::new("python3")
+        .args(["-c", &format!("import {module}")])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
 }
 
 fn boto3(endpoint: &str, script: &str) -> String {
@@ -91,7 +137,11 @@ fn boto3(endpoint: &str, script: &str) -> String {
         ))
         .output()
         .unwrap();
-    assert!(out.status.success(), "boto3 failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "boto3 failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
@@ -101,10 +151,21 @@ async fn dlib_sink_s3_compatible_server() {
         eprintln!("SKIPPED dlib_sink_s3_compatible_server: python3 modules moto[server] and boto3 are not installed (pip install 'moto[server]' boto3)");
         return;
     }
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let _server = Moto(
         Command::new("python3")
-            .args(["-m", "moto.server", "-H", "127.0.0.1", "-p", &port.to_string()])
+            .args([
+                "-m",
+                "moto.server",
+                "-H",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+            ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -113,7 +174,10 @@ async fn dlib_sink_s3_compatible_server() {
     let endpoint = format!("http://127.0.0.1:{port}");
     let started = Instant::now();
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(started.elapsed() < Duration::from_secs(30), "moto did not start");
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "moto did not start"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     boto3(&endpoint, "s3.create_bucket(Bucket='remote-bucket')");
@@ -126,19 +190,38 @@ async fn dlib_sink_s3_compatible_server() {
         bucket: Some("remote-bucket".into()),
     };
     let dir = tempfile::tempdir().unwrap();
-    let buckets = Buckets::new(dir.path(), BTreeMap::from([("logical".to_string(), target)]));
+    let buckets = Buckets::new(
+        dir.path(),
+        BTreeMap::from([("logical".to_string(), target)]),
+    );
     let key = "2018/08/27/10/ds-1-2018-08-27-10-30-05-0b7e.gz";
     let body: Vec<u8> = (0..200_000u32).map(|i| (i % 256) as u8).collect();
-    buckets.put("logical", key, Bytes::from(body.clone())).await.unwrap();
-    buckets.put("logical", "errors/processing-failed/x", Bytes::from_static(b"{}\n")).await.unwrap();
-    let listed = boto3(&endpoint, "print(','.join(o['Key'] for o in s3.list_objects_v2(Bucket='remote-bucket')['Contents']))");
+    buckets
+        .put("logical", key, Bytes::from(body.clone()))
+        .await
+        .unwrap();
+    buckets
+        .put(
+            "logical",
+            "errors/processing-failed/x",
+            Bytes::from_static(b"{}\n"),
+        )
+        .await
+        .unwrap();
+    let listed = boto3(
+        &endpoint,
+        "print(','.join(o['Key'] for o in s3.list_objects_v2(Bucket='remote-bucket')['Contents']))",
+    );
     assert_eq!(listed, format!("{key},errors/processing-failed/x"));
     let digest = boto3(
         &endpoint,
         &format!("import hashlib\nprint(hashlib.sha256(s3.get_object(Bucket='remote-bucket', Key='{key}')['Body'].read()).hexdigest())"),
     );
     use sha2::Digest;
-    let expected: String = sha2::Sha256::digest(&body).iter().map(|b| format!("{b:02x}")).collect();
+    let expected: String = sha2::Sha256::digest(&body)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
     assert_eq!(digest, expected);
     assert_eq!(&buckets.get("logical", key).await.unwrap()[..], &body[..]);
     // Nothing went to the local directory.

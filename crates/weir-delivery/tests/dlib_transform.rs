@@ -15,7 +15,12 @@ const FUNCTION: &str = "arn:aws:lambda:us-east-1:123456789012:function:upper:$LA
 
 fn records() -> Vec<TransformRecord> {
     vec![
-        TransformRecord { record_id: "r0".into(), arrival_millis: 1_507_217_624_302, data: b"hello".to_vec(), kinesis: None },
+        TransformRecord {
+            record_id: "r0".into(),
+            arrival_millis: 1_507_217_624_302,
+            data: b"hello".to_vec(),
+            kinesis: None,
+        },
         TransformRecord {
             record_id: "r1".into(),
             arrival_millis: 1_507_217_624_303,
@@ -28,7 +33,12 @@ fn records() -> Vec<TransformRecord> {
                 arrival_millis: 1_507_217_624_000,
             }),
         },
-        TransformRecord { record_id: "r2".into(), arrival_millis: 1_507_217_624_304, data: b"fail".to_vec(), kinesis: None },
+        TransformRecord {
+            record_id: "r2".into(),
+            arrival_millis: 1_507_217_624_304,
+            data: b"fail".to_vec(),
+            kinesis: None,
+        },
     ]
 }
 
@@ -56,7 +66,10 @@ fn upper(req: &Value) -> Value {
 }
 
 fn invoker(server: &TestServer) -> HttpInvoker {
-    HttpInvoker::new(BTreeMap::from([("upper".to_string(), server.url("/invoke"))]))
+    HttpInvoker::new(BTreeMap::from([(
+        "upper".to_string(),
+        server.url("/invoke"),
+    )]))
 }
 
 #[tokio::test]
@@ -68,13 +81,26 @@ async fn dlib_transform_request_and_results() {
     .await;
     let inv = invoker(&server);
     let src = "arn:aws:kinesis:us-east-1:123456789012:stream/src";
-    let results = transform(&inv, FUNCTION, 3, STREAM_ARN, "us-east-1", Some(src), &records()).await.unwrap();
+    let results = transform(
+        &inv,
+        FUNCTION,
+        3,
+        STREAM_ARN,
+        "us-east-1",
+        Some(src),
+        &records(),
+    )
+    .await
+    .unwrap();
     assert_eq!(
         results,
         vec![
             TransformResult::Ok {
                 data: b"HELLO".to_vec(),
-                partition_keys: BTreeMap::from([("k".into(), "v".into()), ("n".into(), "7".into())]),
+                partition_keys: BTreeMap::from([
+                    ("k".into(), "v".into()),
+                    ("n".into(), "7".into())
+                ]),
             },
             TransformResult::Dropped,
             match &results[2] {
@@ -95,7 +121,10 @@ async fn dlib_transform_request_and_results() {
     assert_eq!(req["deliveryStreamArn"], STREAM_ARN);
     assert_eq!(req["region"], "us-east-1");
     assert_eq!(req["sourceKinesisStreamArn"], src);
-    assert_eq!(req["records"][0], json!({"recordId": "r0", "approximateArrivalTimestamp": 1_507_217_624_302i64, "data": "aGVsbG8="}));
+    assert_eq!(
+        req["records"][0],
+        json!({"recordId": "r0", "approximateArrivalTimestamp": 1_507_217_624_302i64, "data": "aGVsbG8="})
+    );
     assert_eq!(
         req["records"][1]["kinesisRecordMetadata"],
         json!({"shardId": "shardId-000000000000", "partitionKey": "pk", "approximateArrivalTimestamp": 1_507_217_624_000i64,
@@ -106,8 +135,21 @@ async fn dlib_transform_request_and_results() {
 
 #[tokio::test]
 async fn dlib_transform_direct_put_has_no_source_arn() {
-    let server = TestServer::start(|_, r| json_answer(200, upper(&serde_json::from_slice(&r.body).unwrap()))).await;
-    transform(&invoker(&server), "upper", 0, STREAM_ARN, "us-east-1", None, &records()).await.unwrap();
+    let server = TestServer::start(|_, r| {
+        json_answer(200, upper(&serde_json::from_slice(&r.body).unwrap()))
+    })
+    .await;
+    transform(
+        &invoker(&server),
+        "upper",
+        0,
+        STREAM_ARN,
+        "us-east-1",
+        None,
+        &records(),
+    )
+    .await
+    .unwrap();
     let req: Value = serde_json::from_slice(&server.requests()[0].body).unwrap();
     assert!(req.get("sourceKinesisStreamArn").is_none());
 }
@@ -117,29 +159,66 @@ async fn dlib_transform_retries_invocation_failures() {
     // Two failures (HTTP 500, then a function error), then success: 3 attempts with retries=3.
     let server = TestServer::start(|n, r| match n {
         0 => (500, vec![], b"boom".to_vec()),
-        1 => (200, vec![("x-amz-function-error", "Unhandled".into())], br#"{"errorMessage":"x"}"#.to_vec()),
+        1 => (
+            200,
+            vec![("x-amz-function-error", "Unhandled".into())],
+            br#"{"errorMessage":"x"}"#.to_vec(),
+        ),
         _ => json_answer(200, upper(&serde_json::from_slice(&r.body).unwrap())),
     })
     .await;
-    let results = transform(&invoker(&server), FUNCTION, 3, STREAM_ARN, "us-east-1", None, &records()).await.unwrap();
+    let results = transform(
+        &invoker(&server),
+        FUNCTION,
+        3,
+        STREAM_ARN,
+        "us-east-1",
+        None,
+        &records(),
+    )
+    .await
+    .unwrap();
     assert_eq!(results.len(), 3);
     let reqs = server.requests();
     assert_eq!(reqs.len(), 3);
-    let ids: Vec<Value> = reqs.iter().map(|r| serde_json::from_slice::<Value>(&r.body).unwrap()["invocationId"].clone()).collect();
+    let ids: Vec<Value> = reqs
+        .iter()
+        .map(|r| serde_json::from_slice::<Value>(&r.body).unwrap()["invocationId"].clone())
+        .collect();
     assert_ne!(ids[0], ids[1], "each invocation has its own invocationId");
 }
 
 #[tokio::test]
 async fn dlib_transform_gives_up_after_retries() {
     let server = TestServer::start(|_, _| (503, vec![], vec![])).await;
-    let err = transform(&invoker(&server), FUNCTION, 2, STREAM_ARN, "us-east-1", None, &records()).await.unwrap_err();
+    let err = transform(
+        &invoker(&server),
+        FUNCTION,
+        2,
+        STREAM_ARN,
+        "us-east-1",
+        None,
+        &records(),
+    )
+    .await
+    .unwrap_err();
     assert_eq!(error_code(&err), "Lambda.FunctionError");
     assert_eq!(server.requests().len(), 3, "1 attempt + 2 retries");
 }
 
 async fn violation(answer: Value) -> String {
     let server = TestServer::start(move |_, _| json_answer(200, answer.clone())).await;
-    transform(&invoker(&server), FUNCTION, 0, STREAM_ARN, "us-east-1", None, &records()).await.unwrap_err()
+    transform(
+        &invoker(&server),
+        FUNCTION,
+        0,
+        STREAM_ARN,
+        "us-east-1",
+        None,
+        &records(),
+    )
+    .await
+    .unwrap_err()
 }
 
 #[tokio::test]
@@ -153,9 +232,14 @@ async fn dlib_transform_contract_violations() {
     assert_eq!(error_code(&err), "Lambda.MissingRecordId", "{err}");
     let err = violation(json!({"records": [ok("r0"), ok("r1"), {"recordId": "r2", "result": "Maybe", "data": "eA=="}]})).await;
     assert_eq!(error_code(&err), "Lambda.JsonProcessingException", "{err}");
-    let err = violation(json!({"records": [ok("r0"), ok("r1"), {"recordId": "r2", "result": "Ok"}]})).await;
+    let err =
+        violation(json!({"records": [ok("r0"), ok("r1"), {"recordId": "r2", "result": "Ok"}]}))
+            .await;
     assert_eq!(error_code(&err), "Lambda.JsonProcessingException", "{err}");
-    let err = violation(json!({"records": [ok("r0"), ok("r1"), {"recordId": "r2", "result": "Ok", "data": "!!"}]})).await;
+    let err = violation(
+        json!({"records": [ok("r0"), ok("r1"), {"recordId": "r2", "result": "Ok", "data": "!!"}]}),
+    )
+    .await;
     assert_eq!(error_code(&err), "Lambda.JsonProcessingException", "{err}");
     let err = violation(json!({"nope": 1})).await;
     assert_eq!(error_code(&err), "Lambda.JsonProcessingException", "{err}");
@@ -164,6 +248,16 @@ async fn dlib_transform_contract_violations() {
 #[tokio::test]
 async fn dlib_transform_unknown_function() {
     let inv = HttpInvoker::new(BTreeMap::new());
-    let err = transform(&inv, "missing", 0, STREAM_ARN, "us-east-1", None, &records()).await.unwrap_err();
+    let err = transform(
+        &inv,
+        "missing",
+        0,
+        STREAM_ARN,
+        "us-east-1",
+        None,
+        &records(),
+    )
+    .await
+    .unwrap_err();
     assert!(err.contains("Function not found"), "{err}");
 }

@@ -84,7 +84,11 @@ impl Pattern {
                 }
                 loop {
                     match chars.get(i) {
-                        None => return Err(format!("Pattern ends with an incomplete string literal: {pattern}")),
+                        None => {
+                            return Err(format!(
+                                "Pattern ends with an incomplete string literal: {pattern}"
+                            ))
+                        }
                         Some('\'') if chars.get(i + 1) == Some(&'\'') => {
                             literal.push('\'');
                             i += 2;
@@ -150,7 +154,15 @@ const MONTHS: [&str; 12] = [
     "November",
     "December",
 ];
-const DAYS: [&str; 7] = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"];
+const DAYS: [&str; 7] = [
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "Saturday",
+    "Sunday",
+];
 
 fn pad(out: &mut String, value: i64, width: usize) {
     if value < 0 {
@@ -187,7 +199,13 @@ fn us_week(time: &Zoned) -> (i64, i64) {
     (i64::from(date.year()), (doy - 1 + jan1_offset) / 7 + 1)
 }
 
-fn offset_text(out: &mut String, seconds: i32, colon: bool, with_minutes: bool, zero: Option<&str>) {
+fn offset_text(
+    out: &mut String,
+    seconds: i32,
+    colon: bool,
+    with_minutes: bool,
+    zero: Option<&str>,
+) {
     if seconds == 0 {
         if let Some(z) = zero {
             out.push_str(z);
@@ -246,7 +264,9 @@ fn field(out: &mut String, c: char, n: usize, t: &Zoned) {
             match n {
                 1 | 2 => pad(out, i64::from(q), n),
                 3 => out.push_str(&format!("Q{q}")),
-                4 => out.push_str(["1st quarter", "2nd quarter", "3rd quarter", "4th quarter"][(q - 1) as usize]),
+                4 => out.push_str(
+                    ["1st quarter", "2nd quarter", "3rd quarter", "4th quarter"][(q - 1) as usize],
+                ),
                 _ => out.push_str(&q.to_string()),
             }
         }
@@ -291,7 +311,7 @@ fn field(out: &mut String, c: char, n: usize, t: &Zoned) {
                     let abs = secs.unsigned_abs();
                     out.push(if secs < 0 { '-' } else { '+' });
                     out.push_str(&(abs / 3600).to_string());
-                    if abs / 60 % 60 != 0 {
+                    if !(abs / 60).is_multiple_of(60) {
                         out.push_str(&format!(":{:02}", abs / 60 % 60));
                     }
                 }
@@ -328,7 +348,8 @@ fn weekday_index(w: Weekday) -> usize {
 }
 
 fn nano_of_day(t: &Zoned) -> i64 {
-    (i64::from(t.hour()) * 3600 + i64::from(t.minute()) * 60 + i64::from(t.second())) * 1_000_000_000
+    (i64::from(t.hour()) * 3600 + i64::from(t.minute()) * 60 + i64::from(t.second()))
+        * 1_000_000_000
         + i64::from(t.subsec_nanosecond())
 }
 
@@ -371,7 +392,10 @@ mod tests {
 
     #[test]
     fn quoted_literals() {
-        assert_eq!(fmt("'year='yyyy'/month='MM", T, "UTC"), "year=2018/month=08");
+        assert_eq!(
+            fmt("'year='yyyy'/month='MM", T, "UTC"),
+            "year=2018/month=08"
+        );
         assert_eq!(fmt("yyyy''MM", T, "UTC"), "2018'08");
         assert_eq!(fmt("'it''s' yyyy", T, "UTC"), "it's 2018");
         assert_eq!(fmt("yyyy[-MM]", T, "UTC"), "2018-08");

@@ -33,7 +33,9 @@ pub struct TestServer {
 
 impl TestServer {
     /// Starts a server; `handler(n, request)` answers the n-th request (0-based).
-    pub async fn start(handler: impl Fn(usize, &Received) -> Answer + Send + Sync + 'static) -> Self {
+    pub async fn start(
+        handler: impl Fn(usize, &Received) -> Answer + Send + Sync + 'static,
+    ) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let received: Arc<Mutex<Vec<Received>>> = Arc::default();
@@ -41,7 +43,9 @@ impl TestServer {
         let rec = received.clone();
         let task = tokio::spawn(async move {
             loop {
-                let Ok((stream, _)) = listener.accept().await else { return };
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
                 let rec = rec.clone();
                 let handler = handler.clone();
                 tokio::spawn(async move {
@@ -50,7 +54,11 @@ impl TestServer {
                         let handler = handler.clone();
                         async move {
                             let (parts, body) = req.into_parts();
-                            let body = body.collect().await.map(|b| b.to_bytes().to_vec()).unwrap_or_default();
+                            let body = body
+                                .collect()
+                                .await
+                                .map(|b| b.to_bytes().to_vec())
+                                .unwrap_or_default();
                             let r = Received {
                                 method: parts.method.to_string(),
                                 path: parts.uri.path().to_string(),
@@ -76,7 +84,11 @@ impl TestServer {
                 });
             }
         });
-        TestServer { addr, received, task }
+        TestServer {
+            addr,
+            received,
+            task,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -95,5 +107,9 @@ impl Drop for TestServer {
 }
 
 pub fn json_answer(status: u16, v: serde_json::Value) -> Answer {
-    (status, vec![("content-type", "application/json".to_string())], v.to_string().into_bytes())
+    (
+        status,
+        vec![("content-type", "application/json".to_string())],
+        v.to_string().into_bytes(),
+    )
 }

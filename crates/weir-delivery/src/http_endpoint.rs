@@ -83,13 +83,6 @@ impl Backoff {
     }
 }
 
-/// The outcome of one attempt.
-enum Attempt {
-    Delivered,
-    Retry(String),
-    Permanent(String),
-}
-
 /// The request body of one batch.
 pub fn request_body(request_id: &str, timestamp_millis: i64, records: &[&[u8]]) -> Vec<u8> {
     let records: Vec<serde_json::Value> = records
@@ -104,8 +97,91 @@ pub fn request_body(request_id: &str, timestamp_millis: i64, records: &[&[u8]]) 
     .unwrap_or_default()
 }
 
+/// Why a batch was given up.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DeliveryError {
+    /// The endpoint answered 413: a permanent failure, and Firehose does *not* write the batch to
+    /// the error bucket ("the record batch is not sent to error bucket if configured").
+    PayloadTooLarge(String),
+    /// Retries ran out (RetryOptions.DurationInSeconds): the batch goes to the S3 backup. The
+    /// message carries the endpoint's last `errorMessage` when it sent one.
+    RetriesExhausted(String),
+}
+
+impl std::fmt::Display for DeliveryError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DeliveryError::PayloadTooLarge(m) | DeliveryError::RetriesExhausted(m) => {
+                f.write_str(m)
+            }
+        }
+    }
+}
+
+/// Largest response body read (the contract allows at most 1 MiB).
+pub const MAX_RESPONSE_BODY: usize = 1024 * 1024;
+
+/// The outcome of one attempt.
+enum Attempt {
+    Delivered,
+    Retry(String),
+    TooLarge(String),
+}
+
+/// Judges one response by the contract: only 200 with a JSON body (`Content-Type:
+/// application/json`, at most 1 MiB) holding the request's `requestId` and a `timestamp` is a
+/// delivery; anything else is treated "as though it had a 500 status code with no body".
+async fn judge(resp: reqwest::Response, request_id: &str, url: &str) -> Attempt {
+    let status = resp.status();
+    let json_type = resp
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("application/json")
+        })
+        .unwrap_or(false);
+    let body = match resp.bytes().await {
+        Ok(b) if b.len() <= MAX_RESPONSE_BODY => Some(b),
+        _ => None,
+    };
+    let json = body
+        .as_ref()
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(b).ok());
+    let error_message = json
+        .as_ref()
+        .and_then(|v| v.get("errorMessage"))
+        .and_then(|m| m.as_str())
+        .map(|m| format!(": {m}"))
+        .unwrap_or_default();
+    if status == http::StatusCode::PAYLOAD_TOO_LARGE {
+        return Attempt::TooLarge(format!(
+            "The endpoint {url} answered 413 Payload Too Large{error_message}"
+        ));
+    }
+    if status != http::StatusCode::OK {
+        return Attempt::Retry(format!(
+            "The endpoint answered HTTP {}{error_message}",
+            status.as_u16()
+        ));
+    }
+    let Some(v) = json.filter(|_| json_type) else {
+        return Attempt::Retry("The endpoint's response is not an application/json body".into());
+    };
+    if v.get("requestId").and_then(|r| r.as_str()) != Some(request_id) {
+        return Attempt::Retry("The response's requestId does not match the request".into());
+    }
+    if v.get("timestamp").is_none_or(|t| t.is_null()) {
+        return Attempt::Retry("The response has no timestamp".into());
+    }
+    Attempt::Delivered
+}
+
 /// Delivers one batch with Firehose's request/response contract, retrying with back-off until
 /// retry_duration. Err = given up (the caller then writes the records to the S3 backup / error prefix).
+/// [`deliver_with`] tells a 413 (not written to the error bucket) from exhausted retries.
 pub async fn deliver(
     target: &HttpEndpointTarget,
     source_arn: &str,
@@ -119,17 +195,18 @@ pub async fn deliver(
         &SystemClock,
     )
     .await
+    .map_err(|e| e.to_string())
 }
 
 /// [`deliver`] with an explicit back-off and the clock that dates the request body's
-/// `timestamp`. The retry deadline is measured on tokio's monotonic clock (paused in tests).
+/// `timestamp`. The retry deadline is measured on tokio's monotonic clock.
 pub async fn deliver_with(
     target: &HttpEndpointTarget,
     source_arn: &str,
     records: &[&[u8]],
     backoff: &Backoff,
     clock: &dyn Clock,
-) -> Result<(), String> {
+) -> Result<(), DeliveryError> {
     if records.is_empty() {
         return Ok(());
     }
@@ -140,10 +217,11 @@ pub async fn deliver_with(
         let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
         enc.write_all(&json)
             .and_then(|_| enc.finish())
-            .map_err(|e| format!("compressing the request: {e}"))?
+            .map_err(|e| DeliveryError::RetriesExhausted(format!("compressing the request: {e}")))?
     } else {
         json
     };
+    let body = bytes::Bytes::from(body);
     let attributes = if target.common_attributes.is_empty() {
         None
     } else {
@@ -177,47 +255,20 @@ pub async fn deliver_with(
         }
         let outcome = match req.send().await {
             Err(e) => Attempt::Retry(format!("request failed: {e}")),
-            Ok(resp) => {
-                let status = resp.status();
-                let text = resp.bytes().await;
-                if status == http::StatusCode::PAYLOAD_TOO_LARGE {
-                    Attempt::Permanent(format!(
-                        "The endpoint {} answered 413 Payload Too Large",
-                        target.url
-                    ))
-                } else if status != http::StatusCode::OK {
-                    Attempt::Retry(format!("The endpoint answered HTTP {status}"))
-                } else {
-                    match text {
-                        Err(e) => Attempt::Retry(format!("reading the response: {e}")),
-                        Ok(t) => match serde_json::from_slice::<serde_json::Value>(&t) {
-                            Ok(v)
-                                if v.get("requestId").and_then(|r| r.as_str())
-                                    == Some(request_id.as_str()) =>
-                            {
-                                Attempt::Delivered
-                            }
-                            Ok(_) => Attempt::Retry(
-                                "The response's requestId does not match the request".into(),
-                            ),
-                            Err(e) => Attempt::Retry(format!("The response is not JSON: {e}")),
-                        },
-                    }
-                }
-            }
+            Ok(resp) => judge(resp, &request_id, &target.url).await,
         };
         match outcome {
             Attempt::Delivered => return Ok(()),
-            Attempt::Permanent(e) => return Err(e),
+            Attempt::TooLarge(e) => return Err(DeliveryError::PayloadTooLarge(e)),
             Attempt::Retry(e) => {
                 let delay = backoff.delay(attempt);
                 if started.elapsed() + delay > target.retry_duration {
-                    return Err(format!(
-                        "Delivery to {} failed after {} attempt(s) within the retry duration of {} s: {e}",
+                    return Err(DeliveryError::RetriesExhausted(format!(
+                        "Delivery to {} failed after {} attempt(s) within the retry duration of {} s. {e}",
                         target.url,
                         attempt + 1,
                         target.retry_duration.as_secs()
-                    ));
+                    )));
                 }
                 tracing::debug!(url = %target.url, attempt, error = %e, "HTTP endpoint delivery retry");
                 tokio::time::sleep(delay).await;

@@ -11,8 +11,8 @@
 //! a `Prefix` without a `timestamp` expression gets `!{timestamp:yyyy/MM/dd/HH/}` appended —
 //! except with dynamic partitioning, whose prefixes are used as written; with no `Prefix` the
 //! prefix is `yyyy/MM/dd/HH/`. With no `ErrorOutputPrefix` (allowed only when `Prefix` has no
-//! expressions) failed records go to `<Prefix><error-output-type>/yyyy/MM/dd/HH/`; an
-//! `ErrorOutputPrefix` without a `timestamp` expression gets one appended too. Prefixes are
+//! expressions) failed records go to `<Prefix><error-output-type>/yyyy/MM/dd/HH/`; a configured
+//! `ErrorOutputPrefix` is used as written (no timestamp appended). Prefixes are
 //! plain concatenation: users end them with `/` to get folders. Evaluated prefixes longer than
 //! 512 characters are an error.
 //!
@@ -27,7 +27,6 @@ use std::collections::BTreeMap;
 use datetime::Pattern;
 use jiff::tz::TimeZone;
 use jiff::{Timestamp, Zoned};
-use rand::Rng;
 
 /// Longest evaluated prefix Firehose writes ("Neither Prefix nor ErrorOutputPrefix can be greater
 /// than 512 characters after they're evaluated").
@@ -232,11 +231,10 @@ fn zoned(ctx: &KeyContext) -> Zoned {
     ts.to_zoned(tz)
 }
 
+/// `!{firehose:random-string}`: the developer guide's example output `046b6c7f-0b` is the first
+/// 11 characters of a UUID, which is what is produced here.
 fn random_string() -> String {
-    let mut rng = rand::thread_rng();
-    (0..RANDOM_STRING_LEN)
-        .map(|_| char::from(rng.sample(rand::distributions::Alphanumeric)))
-        .collect()
+    uuid::Uuid::new_v4().to_string()[..RANDOM_STRING_LEN].to_string()
 }
 
 fn default_timestamp() -> Part {
@@ -302,8 +300,9 @@ pub fn prefix(prefix: Option<&str>, ctx: &KeyContext) -> Result<String, String> 
 
 /// The evaluated error prefix for one error output type (e.g. "processing-failed").
 ///
-/// With an `ErrorOutputPrefix` it is evaluated (with `!{timestamp:yyyy/MM/dd/HH/}` appended when it
-/// has no timestamp); without one, `<literal Prefix><error-output-type>/yyyy/MM/dd/HH/`. Never
+/// An `ErrorOutputPrefix` is evaluated as written (the guide's example: `myFirehoseFailures/`
+/// `!{firehose:error-output-type}/` evaluates to `myFirehoseFailures/processing-failed/`, no
+/// timestamp appended); without one, `<literal Prefix><error-output-type>/yyyy/MM/dd/HH/`. Never
 /// fails: a prefix that does not parse is used as literal text, and results are cut at 512
 /// characters, so failed records always have somewhere to go.
 pub fn error_prefix(
@@ -324,14 +323,14 @@ pub fn error_prefix(
                     _ => None,
                 })
                 .collect();
-            vec![
+            with_timestamp(vec![
                 Part::Literal(literal),
                 Part::ErrorOutputType,
                 Part::Literal("/".to_string()),
-            ]
+            ])
         }
     };
-    let parts: Vec<Part> = with_timestamp(parts)
+    let parts: Vec<Part> = parts
         .into_iter()
         .map(|p| match p {
             // No partition keys exist for failed records; validation forbids them here anyway.

@@ -62,8 +62,10 @@ pub(crate) fn http_client(timeout: Duration) -> reqwest::Client {
     clients
         .entry(timeout)
         .or_insert_with(|| {
+            // Firehose does not follow redirects (a 3xx is a failed attempt).
             reqwest::Client::builder()
                 .timeout(timeout)
+                .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .unwrap_or_else(|_| reqwest::Client::new())
         })

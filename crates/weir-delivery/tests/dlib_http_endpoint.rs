@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 use dlib_support::{json_answer, Received, TestServer};
 use serde_json::{json, Value};
 use weir_core::{ManualClock, SystemClock};
-use weir_delivery::http_endpoint::{deliver_with, Backoff, HttpEndpointTarget};
+use weir_delivery::http_endpoint::{
+    deliver, deliver_with, Backoff, DeliveryError, HttpEndpointTarget,
+};
 
 const SOURCE: &str = "arn:aws:firehose:us-east-1:123456789012:deliverystream/ds";
 
@@ -166,7 +168,10 @@ async fn dlib_http_endpoint_413_is_permanent() {
     )
     .await
     .unwrap_err();
-    assert!(err.contains("413"), "{err}");
+    assert!(
+        matches!(&err, DeliveryError::PayloadTooLarge(m) if m.contains("413")),
+        "{err}"
+    );
     assert_eq!(server.requests().len(), 1);
 }
 
@@ -182,7 +187,8 @@ async fn dlib_http_endpoint_gives_up_after_retry_duration() {
         &SystemClock,
     )
     .await
-    .unwrap_err();
+    .unwrap_err()
+    .to_string();
     let elapsed = started.elapsed();
     assert!(err.contains("503"), "{err}");
     assert!(elapsed < Duration::from_secs(3), "{elapsed:?}");
@@ -202,7 +208,8 @@ async fn dlib_http_endpoint_zero_retry_duration_tries_once() {
         &SystemClock,
     )
     .await
-    .unwrap_err();
+    .unwrap_err()
+    .to_string();
     assert_eq!(server.requests().len(), 1);
 }
 
@@ -221,6 +228,91 @@ async fn dlib_http_endpoint_connection_refused_is_retried_then_given_up() {
     };
     let err = deliver_with(&t, SOURCE, &[b"x"], &fast(), &SystemClock)
         .await
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("request failed"), "{err}");
+}
+
+#[tokio::test]
+async fn dlib_http_endpoint_nonconforming_answers_are_retried() {
+    // A redirect (not followed), a 200 without Content-Type application/json, a 200 without
+    // timestamp, then success.
+    let server = TestServer::start(|n, r| {
+        let v = body_json(r);
+        match n {
+            0 => (
+                302,
+                vec![("location", "http://127.0.0.1:1/".to_string())],
+                vec![],
+            ),
+            1 => (
+                200,
+                vec![],
+                json!({"requestId": v["requestId"], "timestamp": 1})
+                    .to_string()
+                    .into_bytes(),
+            ),
+            2 => json_answer(200, json!({"requestId": v["requestId"]})),
+            _ => echo(r),
+        }
+    })
+    .await;
+    deliver_with(
+        &target(&server, false, Duration::from_secs(10)),
+        SOURCE,
+        &[b"x"],
+        &fast(),
+        &SystemClock,
+    )
+    .await
+    .unwrap();
+    assert_eq!(server.requests().len(), 4);
+}
+
+#[tokio::test]
+async fn dlib_http_endpoint_last_error_message_is_kept() {
+    let server = TestServer::start(|_, r| {
+        let v = body_json(r);
+        json_answer(500, json!({"requestId": v["requestId"], "timestamp": 1, "errorMessage": "Unable to deliver records due to unknown error."}))
+    })
+    .await;
+    let err = deliver_with(
+        &target(&server, false, Duration::from_millis(100)),
+        SOURCE,
+        &[b"x"],
+        &fast(),
+        &SystemClock,
+    )
+    .await
+    .unwrap_err();
+    match err {
+        DeliveryError::RetriesExhausted(m) => {
+            assert!(
+                m.contains("HTTP 500: Unable to deliver records due to unknown error."),
+                "{m}"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn dlib_http_endpoint_default_deliver_succeeds_first_time() {
+    let server = TestServer::start(|_, r| echo(r)).await;
+    deliver(
+        &target(&server, true, Duration::from_secs(300)),
+        SOURCE,
+        &[b"a", b"b"],
+    )
+    .await
+    .unwrap();
+    assert_eq!(server.requests().len(), 1);
+    deliver(
+        &target(&server, true, Duration::from_secs(300)),
+        SOURCE,
+        &[],
+    )
+    .await
+    .unwrap();
+    assert_eq!(server.requests().len(), 1, "an empty batch sends nothing");
 }

@@ -67,7 +67,9 @@ fn dlib_keys_same_instant_and_random_strings() {
     assert_eq!(parts[0], parts[1]);
     assert_eq!(parts[2].len(), 11);
     assert_eq!(parts[3].len(), 11);
-    assert!(parts[2].chars().all(|ch| ch.is_ascii_alphanumeric()));
+    assert!(parts[2]
+        .chars()
+        .all(|ch| ch.is_ascii_hexdigit() || ch == '-'));
     assert_ne!(parts[2], parts[3], "a new random string per occurrence");
 }
 
@@ -118,7 +120,7 @@ fn dlib_keys_error_prefixes() {
             "processing-failed",
             &c
         ),
-        "myFailures/processing-failed/2018/08/27/10/"
+        "myFailures/processing-failed/"
     );
     assert_eq!(
         error_prefix(
@@ -269,4 +271,73 @@ fn dlib_keys_validation_rejects_with_aws_messages() {
     }
     let err = validate(None, None, false, Some("Mars/Olympus")).unwrap_err();
     assert!(err.contains("Mars/Olympus"), "{err}");
+}
+
+#[test]
+fn dlib_keys_developer_guide_examples() {
+    // The "Prefix and ErrorOutputPrefix examples" table of the Firehose developer guide, at
+    // 10:30 UTC on Aug 27, 2018.
+    let e = BTreeMap::new();
+    let c = ctx(&e, &e, None);
+    let p = prefix(
+        Some("myFirehose/DeliveredYear=!{timestamp:yyyy}/anyMonth/rand=!{firehose:random-string}"),
+        &c,
+    )
+    .unwrap();
+    assert!(
+        p.starts_with("myFirehose/DeliveredYear=2018/anyMonth/rand="),
+        "{p}"
+    );
+    assert_eq!(
+        p.len(),
+        "myFirehose/DeliveredYear=2018/anyMonth/rand=".len() + 11
+    );
+    assert_eq!(
+        error_prefix(
+            Some("myFirehoseFailures/!{firehose:error-output-type}/!{timestamp:yyyy}/anyMonth/!{timestamp:dd}"),
+            None,
+            "processing-failed",
+            &c
+        ),
+        "myFirehoseFailures/processing-failed/2018/anyMonth/27"
+    );
+    assert_eq!(
+        prefix(Some("myPrefix/year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}/hour=!{timestamp:HH}/"), &c).unwrap(),
+        "myPrefix/year=2018/month=08/day=27/hour=10/"
+    );
+    assert_eq!(
+        error_prefix(
+            Some("myErrorPrefix/!{timestamp:'year='yyyy'/month='MM'/day='dd'/hour='HH}/!{firehose:error-output-type}"),
+            None,
+            "processing-failed",
+            &c
+        ),
+        "myErrorPrefix/year=2018/month=08/day=27/hour=10/processing-failed"
+    );
+    let err = validate(Some("!{timestamp:yyyy/MM/dd}"), None, false, None).unwrap_err();
+    assert!(
+        err.contains("ErrorOutputPrefix cannot be null or empty when Prefix contains expressions")
+    );
+}
+
+proptest::proptest! {
+    #[test]
+    fn dlib_keys_never_panic(p in "(\\PC|!\\{|\\}|:|'|timestamp|firehose|partitionKeyFromQuery){0,40}",
+                             e in proptest::option::of("(\\PC|!\\{|\\}|:|error-output-type){0,20}"),
+                             ms in proptest::num::i64::ANY) {
+        let q = map(&[("k", "v")]);
+        let c = KeyContext { delivery_stream: "s", version: 1, arrival_millis: ms, time_zone: None, query_keys: &q, lambda_keys: &q };
+        let _ = validate(Some(&p), e.as_deref(), false, None);
+        let _ = validate(Some(&p), e.as_deref(), true, Some(&p));
+        let _ = prefix(Some(&p), &c);
+        let _ = error_prefix(e.as_deref(), Some(&p), "processing-failed", &c);
+        let _ = object_name(&c, ".gz");
+    }
+
+    #[test]
+    fn dlib_keys_timestamp_patterns_never_panic(pat in "[A-Za-z'\\[\\]#{} /:-]{0,24}", ms in proptest::num::i64::ANY, tz in proptest::sample::select(vec!["UTC", "Asia/Tokyo", "America/St_Johns", "Asia/Kolkata"])) {
+        let q = BTreeMap::new();
+        let c = KeyContext { delivery_stream: "s", version: 1, arrival_millis: ms, time_zone: Some(tz), query_keys: &q, lambda_keys: &q };
+        let _ = prefix(Some(&format!("!{{timestamp:{pat}}}")), &c);
+    }
 }

@@ -11,9 +11,13 @@
 //! writes with every record to the `processing-failed` error prefix.
 //!
 //! Errors are `"<errorCode>: <message>"` so the pipeline can fill the error records'
-//! `errorCode` / `errorMessage` ([`error_code`] splits them). The codes are those Firehose
-//! documents for Lambda invocation errors ("Data transformation failure handling");
-//! the message texts are UNCONFIRMED paraphrases.
+//! `errorCode` / `errorMessage` ([`error_code`] splits them). Codes and texts of
+//! `Lambda.JsonProcessingException`, `Lambda.DuplicatedRecordId`, `Lambda.MissingRecordId`,
+//! `Lambda.InvokeAccessDenied`, `Lambda.InvokeLimitExceeded` and `Lambda.ResourceNotFound` are the
+//! developer guide's table "Lambda Invocation Errors" (Monitoring with CloudWatch Logs), with
+//! today's product name "Firehose"; `Lambda.FunctionError` and `Lambda.ProcessingFailed` and
+//! their texts are UNCONFIRMED. An invoker may return an error that already starts with a
+//! `Lambda.` code; other invoker errors become `Lambda.FunctionError`.
 //!
 //! [`Invoker`] is how functions are called; [`HttpInvoker`] treats a function as an HTTP endpoint
 //! (POST the payload, the response body is the function's result, `X-Amz-Function-Error` marks a
@@ -45,6 +49,15 @@ pub const ERR_JSON: &str = "Lambda.JsonProcessingException";
 pub const ERR_DUPLICATED_ID: &str = "Lambda.DuplicatedRecordId";
 /// Error code: a recordId did not come back (or an unknown one did).
 pub const ERR_MISSING_ID: &str = "Lambda.MissingRecordId";
+/// Error code: the function does not exist.
+pub const ERR_NOT_FOUND: &str = "Lambda.ResourceNotFound";
+/// Error code: the function may not be invoked.
+pub const ERR_ACCESS_DENIED: &str = "Lambda.InvokeAccessDenied";
+/// Error code: the function is throttled.
+pub const ERR_LIMIT_EXCEEDED: &str = "Lambda.InvokeLimitExceeded";
+const MSG_JSON: &str = "There was an error parsing returned records from the Lambda function. Ensure that the returned records follow the status model required by Firehose.";
+const MSG_DUPLICATED: &str = "Multiple records were returned with the same record ID. Ensure that the Lambda function returns unique record IDs for each record.";
+const MSG_MISSING: &str = "One or more record IDs were not returned. Ensure that the Lambda function returns all received record IDs.";
 /// Error code for records the function itself marked `ProcessingFailed`.
 pub const ERR_PROCESSING_FAILED: &str = "Lambda.ProcessingFailed";
 /// Timeout of one HTTP invocation (Lambda's largest function timeout is 15 min; Firehose waits at
@@ -93,7 +106,9 @@ impl Invoker for HttpInvoker {
                 .functions
                 .get(function)
                 .or_else(|| self.functions.get(function_name(function)))
-                .ok_or_else(|| format!("Function not found: {function}"))?;
+                .ok_or_else(|| {
+                    format!("{ERR_NOT_FOUND}: The specified Lambda function does not exist. Use a different function that does exist.")
+                })?;
             let resp = self
                 .client
                 .post(url)
@@ -108,8 +123,12 @@ impl Invoker for HttpInvoker {
                 .bytes()
                 .await
                 .map_err(|e| format!("invoking {function}: {e}"))?;
-            if !status.is_success() {
-                return Err(format!("invoking {function}: HTTP {status}"));
+            match status.as_u16() {
+                200..=299 => {}
+                403 => return Err(format!("{ERR_ACCESS_DENIED}: Access was denied. Ensure that the access policy allows access to the Lambda function.")),
+                404 => return Err(format!("{ERR_NOT_FOUND}: The specified Lambda function does not exist. Use a different function that does exist.")),
+                429 => return Err(format!("{ERR_LIMIT_EXCEEDED}: The Lambda concurrent execution limit is exceeded. Increase the concurrent execution limit.")),
+                _ => return Err(format!("invoking {function}: HTTP {status}")),
             }
             if function_error {
                 return Err(format!(
@@ -236,7 +255,8 @@ pub fn parse_response(
     body: &[u8],
 ) -> Result<Vec<TransformResult>, String> {
     let json_err = |detail: String| {
-        format!("{ERR_JSON}: There was an error parsing returned records from the Lambda function ({detail}). Ensure that the returned records follow the status model required by Firehose.")
+        tracing::debug!(%detail, "transform response breaks the status model");
+        format!("{ERR_JSON}: {MSG_JSON}")
     };
     let response: Response = serde_json::from_slice(body).map_err(|e| json_err(e.to_string()))?;
     let index: HashMap<&str, usize> = records
@@ -247,16 +267,11 @@ pub fn parse_response(
     let mut results: Vec<Option<TransformResult>> = vec![None; records.len()];
     for r in response.records {
         let Some(&i) = index.get(r.record_id.as_str()) else {
-            return Err(format!(
-                "{ERR_MISSING_ID}: The Lambda function returned record id {} that was not in the request. Ensure that the Lambda function returns all received record ids unchanged.",
-                r.record_id
-            ));
+            tracing::debug!(record_id = %r.record_id, "transform returned an unknown record id");
+            return Err(format!("{ERR_MISSING_ID}: {MSG_MISSING}"));
         };
         if results[i].is_some() {
-            return Err(format!(
-                "{ERR_DUPLICATED_ID}: Multiple records were returned with the same record id {}. Ensure that the Lambda function returns unique record ids for each record.",
-                r.record_id
-            ));
+            return Err(format!("{ERR_DUPLICATED_ID}: {MSG_DUPLICATED}"));
         }
         results[i] = Some(match r.result.as_str() {
             "Ok" => {
@@ -294,11 +309,7 @@ pub fn parse_response(
     }
     results
         .into_iter()
-        .map(|r| {
-            r.ok_or_else(|| {
-                format!("{ERR_MISSING_ID}: One or more record ids were not returned. Ensure that the Lambda function returns all received record ids.")
-            })
-        })
+        .map(|r| r.ok_or_else(|| format!("{ERR_MISSING_ID}: {MSG_MISSING}")))
         .collect()
 }
 
@@ -325,6 +336,7 @@ pub async fn transform(
                 Ok(results) => return Ok(results),
                 Err(e) => last = e,
             },
+            Err(e) if e.starts_with("Lambda.") => last = e,
             Err(e) => {
                 last = format!("{ERR_FUNCTION}: The Lambda function invocation failed: {e}");
             }

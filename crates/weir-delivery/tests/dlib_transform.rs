@@ -259,5 +259,49 @@ async fn dlib_transform_unknown_function() {
     )
     .await
     .unwrap_err();
-    assert!(err.contains("Function not found"), "{err}");
+    assert_eq!(
+        err,
+        "Lambda.ResourceNotFound: The specified Lambda function does not exist. Use a different function that does exist."
+    );
+}
+
+#[tokio::test]
+async fn dlib_transform_documented_error_texts() {
+    let ok = |id: &str| json!({"recordId": id, "result": "Ok", "data": "eA=="});
+    assert_eq!(
+        violation(json!({"records": [ok("r0"), ok("r1")]})).await,
+        "Lambda.MissingRecordId: One or more record IDs were not returned. Ensure that the Lambda function returns all received record IDs."
+    );
+    assert_eq!(
+        violation(json!({"records": [ok("r0"), ok("r0"), ok("r2")]})).await,
+        "Lambda.DuplicatedRecordId: Multiple records were returned with the same record ID. Ensure that the Lambda function returns unique record IDs for each record."
+    );
+    assert_eq!(
+        violation(json!([])).await,
+        "Lambda.JsonProcessingException: There was an error parsing returned records from the Lambda function. Ensure that the returned records follow the status model required by Firehose."
+    );
+}
+
+#[tokio::test]
+async fn dlib_transform_http_statuses_map_to_lambda_codes() {
+    for (status, code) in [
+        (429, "Lambda.InvokeLimitExceeded"),
+        (403, "Lambda.InvokeAccessDenied"),
+        (404, "Lambda.ResourceNotFound"),
+    ] {
+        let server = TestServer::start(move |_, _| (status, vec![], vec![])).await;
+        let err = transform(
+            &invoker(&server),
+            FUNCTION,
+            1,
+            STREAM_ARN,
+            "us-east-1",
+            None,
+            &records(),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(error_code(&err), code, "{status}: {err}");
+        assert_eq!(server.requests().len(), 2, "retried once");
+    }
 }

@@ -6,16 +6,17 @@
 //!   archive is not documented by AWS; [`Compression::compress_entry`] lets the caller choose it
 //!   (the object name without `.zip` is the natural choice) and [`Compression::compress`] uses
 //!   [`DEFAULT_ZIP_ENTRY`].
-//! - `Snappy`: the snappy *framing* format (stream identifier + CRC-32C-checked chunks), which
-//!   is what Firehose writes for `.snappy` objects and what `python-snappy`'s `stream_decompress`
-//!   and `snappy-java`'s `SnappyFramedInputStream` read.
+//! - `Snappy`: the snappy *framing* format (stream identifier + CRC-32C-checked chunks), the
+//!   self-describing stream format that `python-snappy`'s `stream_decompress` and `snappy-java`'s
+//!   `SnappyFramedInputStream` read. That Firehose's `.snappy` objects are framed (rather than one
+//!   raw block) is the common understanding; no AWS text saying so was found (UNCONFIRMED).
 //! - `HADOOP_SNAPPY`: Hadoop's `BlockCompressorStream` layout as written by `SnappyCodec`
 //!   (`.hsnappy`): per block, a 4-byte big-endian uncompressed length, then 4-byte big-endian
 //!   compressed length + raw snappy chunk; blocks hold at most 256 KiB − (256 KiB / 6 + 32) input
 //!   bytes, the codec's default buffer minus its compression overhead.
 //!
 //! Extensions are those of the Firehose developer guide's table ("Configure Amazon S3 object
-//! name format"): `.gz`, `.zip`, `.snappy`, `.hsnappy`.
+//! name format", confirmed): `.gz`, `.zip`, `.snappy`, `.hsnappy`.
 
 use std::io::Write;
 

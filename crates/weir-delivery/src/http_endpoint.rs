@@ -24,6 +24,10 @@ pub const RESPONSE_TIMEOUT: Duration = Duration::from_secs(180);
 pub const USER_AGENT: &str = "Amazon Kinesis Data Firehose Agent/1.0";
 /// Most common attributes an endpoint configuration may hold.
 pub const MAX_COMMON_ATTRIBUTES: usize = 50;
+/// Most records in one request (the request schema's `maxItems`).
+pub const MAX_RECORDS_PER_REQUEST: usize = 10_000;
+/// Largest request body before compression (64 MiB): the caller sizes batches by it.
+pub const MAX_REQUEST_BODY: usize = 64 * 1024 * 1024;
 
 /// One HttpEndpoint destination.
 #[derive(Clone, Debug)]
@@ -207,9 +211,21 @@ pub async fn deliver_with(
     backoff: &Backoff,
     clock: &dyn Clock,
 ) -> Result<(), DeliveryError> {
-    if records.is_empty() {
-        return Ok(());
+    // More records than one request may carry go as consecutive requests, each with its own
+    // request id and retries.
+    for batch in records.chunks(MAX_RECORDS_PER_REQUEST) {
+        deliver_request(target, source_arn, batch, backoff, clock).await?;
     }
+    Ok(())
+}
+
+async fn deliver_request(
+    target: &HttpEndpointTarget,
+    source_arn: &str,
+    records: &[&[u8]],
+    backoff: &Backoff,
+    clock: &dyn Clock,
+) -> Result<(), DeliveryError> {
     let client = crate::sink::http_client(backoff.response_timeout);
     let request_id = uuid::Uuid::new_v4().to_string();
     let json = request_body(&request_id, clock.now_millis(), records);

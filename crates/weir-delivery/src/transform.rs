@@ -60,6 +60,9 @@ const MSG_DUPLICATED: &str = "Multiple records were returned with the same recor
 const MSG_MISSING: &str = "One or more record IDs were not returned. Ensure that the Lambda function returns all received record IDs.";
 /// Error code for records the function itself marked `ProcessingFailed`.
 pub const ERR_PROCESSING_FAILED: &str = "Lambda.ProcessingFailed";
+/// Lambda's synchronous invocation payload limit (request and response): the caller keeps a
+/// batch's request — base64 data, about 4/3 of the raw bytes, plus JSON — below it.
+pub const LAMBDA_PAYLOAD_LIMIT: usize = 6 * 1024 * 1024;
 /// Timeout of one HTTP invocation (Lambda's largest function timeout is 15 min; Firehose waits at
 /// most 5 min for a transform).
 pub const HTTP_INVOKE_TIMEOUT: Duration = Duration::from_secs(300);
@@ -314,6 +317,7 @@ pub fn parse_response(
 }
 
 /// One transform call with retries (NumberOfRetries); result i belongs to records[i].
+/// Record ids must be unique within `records`.
 /// Err = the invocation failed after retries or the response broke the contract (every record then
 /// goes to processing-failed with this message).
 pub async fn transform(

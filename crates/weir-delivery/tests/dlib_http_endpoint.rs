@@ -316,3 +316,29 @@ async fn dlib_http_endpoint_default_deliver_succeeds_first_time() {
     .unwrap();
     assert_eq!(server.requests().len(), 1, "an empty batch sends nothing");
 }
+
+#[tokio::test]
+async fn dlib_http_endpoint_splits_at_10000_records() {
+    let server = TestServer::start(|_, r| echo(r)).await;
+    let data: Vec<&[u8]> = vec![b"r"; 10_001];
+    deliver_with(
+        &target(&server, false, Duration::from_secs(5)),
+        SOURCE,
+        &data,
+        &fast(),
+        &SystemClock,
+    )
+    .await
+    .unwrap();
+    let reqs = server.requests();
+    assert_eq!(reqs.len(), 2);
+    assert_eq!(
+        body_json(&reqs[0])["records"].as_array().unwrap().len(),
+        10_000
+    );
+    assert_eq!(body_json(&reqs[1])["records"].as_array().unwrap().len(), 1);
+    assert_ne!(
+        reqs[0].headers["x-amz-firehose-request-id"],
+        reqs[1].headers["x-amz-firehose-request-id"]
+    );
+}

@@ -133,3 +133,23 @@ fn skip_or_fail(message: &str) {
     );
     eprintln!("{message}");
 }
+
+proptest::proptest! {
+    #[test]
+    fn dlib_compress_round_trips(data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..4096)) {
+        use std::io::Read;
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(&Compression::Gzip.compress(&data)[..]).read_to_end(&mut out).unwrap();
+        proptest::prop_assert_eq!(&out, &data);
+        let mut out = Vec::new();
+        snap::read::FrameDecoder::new(&Compression::Snappy.compress(&data)[..]).read_to_end(&mut out).unwrap();
+        proptest::prop_assert_eq!(&out, &data);
+        proptest::prop_assert_eq!(hadoop_snappy_decompress(&Compression::HadoopSnappy.compress(&data)).unwrap(), data.clone());
+        proptest::prop_assert_eq!(Compression::Uncompressed.compress(&data), data);
+    }
+
+    #[test]
+    fn dlib_hadoop_snappy_decoder_never_panics(data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512)) {
+        let _ = hadoop_snappy_decompress(&data);
+    }
+}

@@ -13,6 +13,7 @@ pub mod cloudwatch;
 pub mod codec;
 pub mod error;
 pub mod eventstream;
+pub mod firehose;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod json_out;

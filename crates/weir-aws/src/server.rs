@@ -7,7 +7,7 @@
 use crate::admission::{self, Activity, Admission, BodyError, GuardedBody, Tracked};
 use crate::codec::{self, Encoding};
 use crate::error::ApiError;
-use crate::{auth, kinesis};
+use crate::{auth, firehose, kinesis};
 use bytes::Bytes;
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::combinators::BoxBody;
@@ -33,6 +33,8 @@ pub struct Router {
     pub metrics: Arc<crate::metering::Metrics>,
     /// Connection, request-byte and timeout limits.
     pub admission: Arc<Admission>,
+    /// The Firehose service (`Firehose_20150804.*`); without it those targets are unknown.
+    pub delivery: Option<weir_delivery::DeliveryService>,
 }
 
 impl Router {
@@ -42,7 +44,14 @@ impl Router {
             max_body_bytes: MAX_REQUEST_BODY_BYTES,
             metrics: Arc::default(),
             admission: Arc::new(Admission::new(admission::Limits::default())),
+            delivery: None,
         }
+    }
+
+    /// The same router with the Firehose front end.
+    pub fn with_delivery(mut self, delivery: weir_delivery::DeliveryService) -> Self {
+        self.delivery = Some(delivery);
+        self
     }
 
     /// The same router under other listener limits.
@@ -297,6 +306,7 @@ async fn route(router: Arc<Router>, req: Request<Incoming>) -> Response<Body> {
             || t.ends_with(".PutRecords")
             || t.ends_with(".GetRecords")
             || t.ends_with(".SubscribeToShard")
+            || t.ends_with(".PutRecordBatch")
     });
     // Held until the answer is built: the body's bytes count as in flight until then.
     let (body, _inflight) = match router
@@ -321,8 +331,15 @@ async fn route(router: Arc<Router>, req: Request<Incoming>) -> Response<Body> {
             )
         }
     };
-    let op = match target.as_deref().and_then(|t| t.split_once('.')) {
-        Some((kinesis::TARGET_PREFIX, op)) if kinesis::is_operation(op) => op.to_string(),
+    let (service, op) = match target.as_deref().and_then(|t| t.split_once('.')) {
+        Some((kinesis::TARGET_PREFIX, op)) if kinesis::is_operation(op) => {
+            (Service::Kinesis, op.to_string())
+        }
+        Some((firehose::TARGET_PREFIX, op))
+            if router.delivery.is_some() && firehose::is_operation(op) =>
+        {
+            (Service::Firehose, op.to_string())
+        }
         _ => return error_response(enc, &ApiError::new("UnknownOperationException", "")),
     };
     if body.is_empty() {
@@ -330,6 +347,15 @@ async fn route(router: Arc<Router>, req: Request<Incoming>) -> Response<Body> {
     }
     if let Err(e) = auth::check(&parts.headers, parts.uri.query()) {
         return error_response(enc, &e);
+    }
+    if service == Service::Firehose {
+        let Some(delivery) = router.delivery.clone() else {
+            return error_response(enc, &ApiError::new("UnknownOperationException", ""));
+        };
+        let task = tokio::spawn(
+            async move { firehose::dispatch(&delivery, &op, enc, &body).await }.in_current_span(),
+        );
+        return answer(enc, task.await);
     }
     if op == kinesis::SUBSCRIBE_TO_SHARD {
         return match kinesis::ops::subscribe_to_shard::respond(&router.streams, enc, &body).await {
@@ -346,7 +372,21 @@ async fn route(router: Arc<Router>, req: Request<Incoming>) -> Response<Body> {
         })
         .in_current_span(),
     );
-    match task.await {
+    answer(enc, task.await)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Service {
+    Kinesis,
+    Firehose,
+}
+
+/// An operation task's outcome as a response.
+fn answer(
+    enc: Encoding,
+    joined: Result<Result<Vec<u8>, ApiError>, tokio::task::JoinError>,
+) -> Response<Body> {
+    match joined {
         Ok(Ok(bytes)) => {
             let mut resp = Response::new(full(bytes));
             resp.headers_mut().insert(

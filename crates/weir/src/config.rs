@@ -7,6 +7,7 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use serde::Deserialize;
 use std::net::SocketAddr;
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 use weir_storage::Durability;
@@ -84,6 +85,18 @@ pub struct ServeArgs {
     /// closed (HTTP/2 keep-alive). [default: 60000]
     #[arg(long, env = "WEIR_IDLE_TIMEOUT_MS")]
     pub idle_timeout_ms: Option<u64>,
+    /// Where a Firehose bucket's objects go, as NAME=DIR (repeatable); other buckets of
+    /// `arn:aws:s3:::NAME` are <data-dir>/s3/NAME/. S3-compatible targets: the TOML table
+    /// `[buckets.NAME.S3]`.
+    #[arg(long = "bucket", value_name = "NAME=DIR")]
+    pub buckets: Vec<String>,
+    /// A Lambda function that Firehose transforms call over HTTP, as NAME=URL (repeatable).
+    #[arg(long = "function", value_name = "NAME=URL")]
+    pub functions: Vec<String>,
+    /// How often an idle delivery pipeline looks for records and due buffers, in
+    /// milliseconds. [default: 100]
+    #[arg(long, env = "WEIR_DELIVERY_POLL_MS")]
+    pub delivery_poll_ms: Option<u64>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -125,6 +138,10 @@ struct FileConfig {
     body_timeout_ms: Option<u64>,
     #[serde(alias = "idle-timeout-ms")]
     idle_timeout_ms: Option<u64>,
+    buckets: Option<BTreeMap<String, weir_delivery::sink::BucketTarget>>,
+    functions: Option<BTreeMap<String, String>>,
+    #[serde(alias = "delivery-poll-ms")]
+    delivery_poll_ms: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -151,6 +168,11 @@ pub struct ServeConfig {
     pub tls_key: Option<PathBuf>,
     pub min_free_bytes: u64,
     pub limits: weir_aws::admission::Limits,
+    /// Firehose bucket targets by bucket name.
+    pub buckets: BTreeMap<String, weir_delivery::sink::BucketTarget>,
+    /// Firehose transform functions by name: their HTTP URLs.
+    pub functions: BTreeMap<String, String>,
+    pub delivery_poll: Duration,
 }
 
 impl ServeConfig {
@@ -272,7 +294,32 @@ impl ServeConfig {
             max_inflight_bytes,
             ..defaults
         };
+        let mut buckets = file.buckets.unwrap_or_default();
+        for b in &args.buckets {
+            let Some((name, dir)) = b.split_once('=') else {
+                bail!("--bucket: `{b}` is not NAME=DIR");
+            };
+            buckets.insert(
+                name.to_string(),
+                weir_delivery::sink::BucketTarget::Directory(PathBuf::from(dir)),
+            );
+        }
+        let mut functions = file.functions.unwrap_or_default();
+        for f in &args.functions {
+            let Some((name, url)) = f.split_once('=') else {
+                bail!("--function: `{f}` is not NAME=URL");
+            };
+            functions.insert(name.to_string(), url.to_string());
+        }
+        let delivery_poll = positive_ms(
+            "delivery-poll-ms",
+            args.delivery_poll_ms.or(file.delivery_poll_ms),
+            Duration::from_millis(100),
+        )?;
         Ok(Self {
+            buckets,
+            functions,
+            delivery_poll,
             min_free_bytes: args
                 .min_free_bytes
                 .or(file.min_free_bytes)

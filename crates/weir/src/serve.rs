@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 use weir_core::{Clock, SystemClock};
 use weir_storage::log::LocalLog;
 use weir_storage::metadata::RedbMetadata;
-use weir_storage::StreamStore;
+use weir_delivery::{DeliveryConfig, DeliveryService};
+use weir_storage::{MetadataStore, StreamStore};
 use weir_streams::{ServiceConfig, StreamService};
 
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -45,13 +46,13 @@ async fn serve(config: ServeConfig) -> Result<()> {
         .context("cannot open the record store")?;
     log.set_min_free_bytes(config.min_free_bytes);
     let store: Arc<dyn StreamStore> = Arc::new(log);
-    let meta = Arc::new(
+    let meta: Arc<dyn MetadataStore> = Arc::new(
         RedbMetadata::open(&dir.metadata_path()).context("cannot open the metadata store")?,
     );
     let (streams, report) = StreamService::open(
         store.clone(),
-        meta,
-        clock,
+        meta.clone(),
+        clock.clone(),
         ServiceConfig {
             region: config.region.clone(),
             account_id: config.account_id.clone(),
@@ -75,6 +76,8 @@ async fn serve(config: ServeConfig) -> Result<()> {
         elapsed_ms = started.elapsed().as_millis() as u64,
         "recovered"
     );
+    let (delivery, delivery_store) =
+        open_delivery(&config, &dir, meta.clone(), streams.clone(), clock.clone())?;
     let retention = streams.spawn_retention(RETENTION_EVERY);
     let autoscaler = streams.spawn_autoscaler();
     // TLS first: once the cleartext port answers, the TLS one does too.
@@ -128,7 +131,11 @@ async fn serve(config: ServeConfig) -> Result<()> {
         on_signal.end_subscriptions();
         let _ = stop_tx.send(true);
     });
-    let router = Arc::new(weir_aws::Router::new(streams).with_limits(config.limits.clone()));
+    let router = Arc::new(
+        weir_aws::Router::new(streams)
+            .with_limits(config.limits.clone())
+            .with_delivery(delivery.clone()),
+    );
     let tls_task = tls.map(|(listener, acceptor)| {
         tokio::spawn(weir_aws::serve_tls(
             listener,
@@ -144,9 +151,56 @@ async fn serve(config: ServeConfig) -> Result<()> {
     }
     retention.abort();
     autoscaler.abort();
+    tracing::info!("shutting down: writing delivery buffers");
+    delivery.shutdown().await;
     tracing::info!("shutting down: syncing");
     store.sync_all().context("final sync failed")?;
+    delivery_store
+        .sync_all()
+        .context("final sync of the delivery store failed")?;
     Ok(())
+}
+
+/// The Firehose service: its own record store (`<data-dir>/delivery/`, which the Kinesis APIs
+/// never see), bucket targets, transform functions, and one pipeline per delivery stream.
+fn open_delivery(
+    config: &ServeConfig,
+    dir: &DataDir,
+    meta: Arc<dyn MetadataStore>,
+    streams: StreamService,
+    clock: Arc<dyn Clock>,
+) -> Result<(DeliveryService, Arc<dyn StreamStore>)> {
+    let (log, _) = LocalLog::open(&dir.root.join("delivery"), config.durability, clock.clone())
+        .context("cannot open the delivery record store")?;
+    log.set_min_free_bytes(config.min_free_bytes);
+    let store: Arc<dyn StreamStore> = Arc::new(log);
+    let shared = Arc::new(weir_delivery::Shared {
+        clock,
+        buckets: Arc::new(weir_delivery::sink::Buckets::new(
+            &config.data_dir,
+            config.buckets.clone(),
+        )),
+        invoker: Arc::new(weir_delivery::transform::HttpInvoker::new(
+            config.functions.clone(),
+        )),
+        conversion: Arc::new(weir_delivery::pipeline::NoConversion),
+        recorder: Arc::new(weir_delivery::pipeline::NoMetrics),
+        region: config.region.clone(),
+    });
+    let delivery = DeliveryService::open(
+        store.clone(),
+        meta,
+        Some(streams),
+        shared,
+        DeliveryConfig {
+            region: config.region.clone(),
+            account_id: config.account_id.clone(),
+            creating_delay: config.creating_delay,
+            poll_interval: config.delivery_poll,
+        },
+    )
+    .context("cannot load delivery streams")?;
+    Ok((delivery, store))
 }
 
 /// Resolves on the first SIGTERM or SIGINT; a second one exits at once.

@@ -98,6 +98,18 @@ struct Inner {
     control: Mutex<()>,
 }
 
+impl Drop for Inner {
+    /// Without a [`DeliveryService::shutdown`] the pipelines stop where they are, as in a
+    /// crash: what they buffered is still in the source and is delivered after the next start.
+    fn drop(&mut self) {
+        for e in self.entries.read().values() {
+            if let Some(t) = e.task.lock().take() {
+                t.abort();
+            }
+        }
+    }
+}
+
 /// The delivery service. Cheap to clone.
 #[derive(Clone)]
 pub struct DeliveryService {

@@ -128,6 +128,11 @@ impl Buffer {
         }
     }
     fn push(&mut self, item: Item) {
+        // The interval runs from the first record's arrival: it was durable (and waiting) in
+        // the source from then on.
+        if self.items.is_empty() {
+            self.opened_millis = self.opened_millis.min(item.arrival);
+        }
         self.bytes += item.data.len();
         let p = self.min_pos.entry(item.shard).or_insert(item.offset);
         *p = (*p).min(item.offset);
@@ -542,7 +547,11 @@ pub fn spawn(
             }
             tokio::select! {
                 _ = tokio::time::sleep(poll) => {}
-                _ = stop.changed() => {}
+                changed = stop.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                }
             }
         }
         let mut p = pipeline.lock().await;

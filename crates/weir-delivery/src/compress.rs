@@ -37,7 +37,8 @@ impl Compression {
     pub fn compress(self, data: &[u8]) -> Vec<u8> {
         match self {
             Compression::Gzip => {
-                let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+                let mut e =
+                    flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
                 let _ = e.write_all(data);
                 e.finish().unwrap_or_default()
             }

@@ -25,10 +25,15 @@ pub fn validate(
     let p = prefix.unwrap_or("");
     let e = error_output_prefix.unwrap_or("");
     if p.contains("!{firehose:error-output-type}") {
-        return Err("The '!{firehose:error-output-type}' expression is only allowed in ErrorOutputPrefix.".into());
+        return Err(
+            "The '!{firehose:error-output-type}' expression is only allowed in ErrorOutputPrefix."
+                .into(),
+        );
     }
     if p.contains("!{") && e.is_empty() {
-        return Err("ErrorOutputPrefix cannot be null or empty when Prefix contains expressions.".into());
+        return Err(
+            "ErrorOutputPrefix cannot be null or empty when Prefix contains expressions.".into(),
+        );
     }
     if !e.is_empty() && p.contains("!{") && !e.contains("!{firehose:error-output-type}") {
         return Err("ErrorOutputPrefix must contain !{firehose:error-output-type} when Prefix contains expressions.".into());
@@ -59,7 +64,10 @@ pub fn error_prefix(
                 format!("{e}{DEFAULT_PREFIX}")
             }
         }
-        _ => format!("{}{error_output_type}/{DEFAULT_PREFIX}", prefix.unwrap_or("")),
+        _ => format!(
+            "{}{error_output_type}/{DEFAULT_PREFIX}",
+            prefix.unwrap_or("")
+        ),
     };
     evaluate(&p, ctx, Some(error_output_type)).unwrap_or_else(|_| format!("{error_output_type}/"))
 }

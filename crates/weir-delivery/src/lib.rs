@@ -23,4 +23,6 @@ pub mod transform;
 
 pub use model::{Error, Result};
 pub use pipeline::{FirehoseMetric, Recorder, Shared};
-pub use service::{CreateRequest, DeliveryConfig, DeliveryService, DestinationConfig, DestinationUpdate};
+pub use service::{
+    CreateRequest, DeliveryConfig, DeliveryService, DestinationConfig, DestinationUpdate,
+};

@@ -244,7 +244,8 @@ pub fn s3_description(config: &Value) -> Value {
         }
     }
     fill_buffering(&mut out, "BufferingHints");
-    out.entry("CompressionFormat").or_insert(json!("UNCOMPRESSED"));
+    out.entry("CompressionFormat")
+        .or_insert(json!("UNCOMPRESSED"));
     out.entry("EncryptionConfiguration")
         .or_insert(json!({"NoEncryptionConfig": "NoEncryption"}));
     out.entry("CloudWatchLoggingOptions")
@@ -321,10 +322,7 @@ pub fn merge_update(description: &Value, update: &Value) -> Value {
     for (k, v) in obj(update) {
         match k.as_str() {
             "S3BackupUpdate" => {
-                let merged = merge_update(
-                    out.get("S3BackupDescription").unwrap_or(&json!({})),
-                    &v,
-                );
+                let merged = merge_update(out.get("S3BackupDescription").unwrap_or(&json!({})), &v);
                 out.insert("S3BackupDescription".into(), s3_description(&merged));
             }
             "S3Update" => {
@@ -334,8 +332,11 @@ pub fn merge_update(description: &Value, update: &Value) -> Value {
                 );
                 out.insert("S3DestinationDescription".into(), s3_description(&merged));
             }
-            "BufferingHints" | "RetryOptions" | "DynamicPartitioningConfiguration"
-            | "RequestConfiguration" | "EndpointConfiguration" => {
+            "BufferingHints"
+            | "RetryOptions"
+            | "DynamicPartitioningConfiguration"
+            | "RequestConfiguration"
+            | "EndpointConfiguration" => {
                 let mut m = out.get(&k).map(obj).unwrap_or_default();
                 for (kk, vv) in obj(&v) {
                     if !(k == "EndpointConfiguration" && kk == "AccessKey") {

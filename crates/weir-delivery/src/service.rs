@@ -132,7 +132,9 @@ impl DeliveryService {
         config: DeliveryConfig,
     ) -> Result<Self> {
         let next_uid = match meta.get(NODE, NEXT_UID)? {
-            Some(v) => serde_json::from_slice(&v.value).map_err(|e| Error::Internal(e.to_string()))?,
+            Some(v) => {
+                serde_json::from_slice(&v.value).map_err(|e| Error::Internal(e.to_string()))?
+            }
             None => 1,
         };
         let svc = Self {
@@ -236,11 +238,9 @@ impl DeliveryService {
                 stream: m.uid,
             },
             Some(k) => SourceKind::Kinesis {
-                streams: self
-                    .inner
-                    .streams
-                    .clone()
-                    .ok_or_else(|| Error::Internal("no stream service for a Kinesis source".into()))?,
+                streams: self.inner.streams.clone().ok_or_else(|| {
+                    Error::Internal("no stream service for a Kinesis source".into())
+                })?,
                 stream_name: k.stream_name.clone(),
                 start_millis: k.start_millis,
             },
@@ -483,7 +483,11 @@ impl DeliveryService {
     }
 
     /// `DeliveryStreamDescription`.
-    pub fn describe(&self, name: &str, exclusive_start_destination_id: Option<&str>) -> Result<Value> {
+    pub fn describe(
+        &self,
+        name: &str,
+        exclusive_start_destination_id: Option<&str>,
+    ) -> Result<Value> {
         let m = self.meta_of(name)?;
         let mut d = m.description();
         if exclusive_start_destination_id.is_some_and(|s| s >= DESTINATION_ID) {
@@ -629,7 +633,12 @@ impl DeliveryService {
         Ok((after.into_iter().take(limit).collect(), more))
     }
 
-    pub fn start_encryption(&self, name: &str, key_type: Option<String>, key_arn: Option<String>) -> Result<()> {
+    pub fn start_encryption(
+        &self,
+        name: &str,
+        key_type: Option<String>,
+        key_arn: Option<String>,
+    ) -> Result<()> {
         self.change(name, |m| {
             if m.source.is_some() {
                 return Err(Error::InvalidArgument(format!(

@@ -39,7 +39,10 @@ pub struct SourceRecord {
 
 pub enum SourceKind {
     /// The delivery stream's own shard in the delivery store.
-    DirectPut { store: Arc<dyn StreamStore>, stream: u64 },
+    DirectPut {
+        store: Arc<dyn StreamStore>,
+        stream: u64,
+    },
     /// A weir Kinesis stream, read from the stream store directly.
     Kinesis {
         streams: StreamService,
@@ -169,10 +172,9 @@ impl SourceReader {
         self.committed.clear();
         for (k, v) in self.meta.list(CHECKPOINTS)? {
             if let Some(rest) = k.strip_prefix(&self.cp_prefix) {
-                if let (Ok(shard), Ok(off)) = (
-                    rest.parse::<u32>(),
-                    serde_json::from_slice::<u64>(&v.value),
-                ) {
+                if let (Ok(shard), Ok(off)) =
+                    (rest.parse::<u32>(), serde_json::from_slice::<u64>(&v.value))
+                {
                     self.committed.insert(shard, off);
                 }
             }
@@ -188,7 +190,12 @@ impl SourceReader {
                 None => false,
                 Some(end) => {
                     let start = self.committed.get(&shard).copied().unwrap_or(0);
-                    start >= end || self.store().bounds(s.key).map(|b| b.end_offset <= start).unwrap_or(true)
+                    start >= end
+                        || self
+                            .store()
+                            .bounds(s.key)
+                            .map(|b| b.end_offset <= start)
+                            .unwrap_or(true)
                 }
             },
         }
@@ -236,12 +243,13 @@ impl SourceReader {
                     arrival_millis: r.arrival_millis,
                     partition_key: r.partition_key,
                     sequence_number: is_kinesis.then(|| {
-SequenceNumber::new(weir_core::ShardId(index), r.offset).to_string()
+                        SequenceNumber::new(weir_core::ShardId(index), r.offset).to_string()
                     }),
                     data: r.data,
                 });
             }
-            if batch.next_offset > s.next && s.closed_end.is_none_or(|end| batch.next_offset <= end) {
+            if batch.next_offset > s.next && s.closed_end.is_none_or(|end| batch.next_offset <= end)
+            {
                 // Trimmed records the read skipped over.
                 s.next = batch.next_offset;
             }

@@ -6,8 +6,11 @@ use std::collections::BTreeMap;
 pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
 
 pub trait Invoker: Send + Sync + 'static {
-    fn invoke<'a>(&'a self, function: &'a str, payload: Vec<u8>)
-        -> BoxFuture<'a, Result<Vec<u8>, String>>;
+    fn invoke<'a>(
+        &'a self,
+        function: &'a str,
+        payload: Vec<u8>,
+    ) -> BoxFuture<'a, Result<Vec<u8>, String>>;
 }
 
 /// Invoker for functions that are HTTP endpoints (the stub does not call out).
@@ -123,7 +126,11 @@ pub async fn transform(
         .ok_or("Lambda.MissingRecordId: the response has no records")?;
     let mut by_id = BTreeMap::new();
     for r in out {
-        let id = r.get("recordId").and_then(|x| x.as_str()).unwrap_or("").to_string();
+        let id = r
+            .get("recordId")
+            .and_then(|x| x.as_str())
+            .unwrap_or("")
+            .to_string();
         by_id.insert(id, r);
     }
     if by_id.len() != records.len() {
@@ -147,12 +154,20 @@ pub async fn transform(
                         .map(|m| {
                             m.iter()
                                 .map(|(k, v)| {
-                                    (k.clone(), v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()))
+                                    (
+                                        k.clone(),
+                                        v.as_str()
+                                            .map(str::to_string)
+                                            .unwrap_or_else(|| v.to_string()),
+                                    )
                                 })
                                 .collect()
                         })
                         .unwrap_or_default();
-                    TransformResult::Ok { data, partition_keys }
+                    TransformResult::Ok {
+                        data,
+                        partition_keys,
+                    }
                 }
                 Some("Dropped") => TransformResult::Dropped,
                 Some("ProcessingFailed") => TransformResult::ProcessingFailed {

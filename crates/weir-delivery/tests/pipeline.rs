@@ -92,7 +92,9 @@ fn base(size: u64, interval: u64) -> serde_json::Value {
 fn objects(root: &Path) -> Vec<(String, Vec<u8>)> {
     let mut out = Vec::new();
     fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, Vec<u8>)>) {
-        let Ok(rd) = std::fs::read_dir(dir) else { return };
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            return;
+        };
         for e in rd.flatten() {
             let p = e.path();
             if p.is_dir() {
@@ -120,10 +122,16 @@ async fn interval_trigger_writes_one_object_with_firehose_key() {
     create(&svc, "orders", base(5, 60));
     put(&svc, "orders", &[b"{\"a\":1}\n", b"{\"a\":2}\n"]).await;
     svc.step("orders", false).await.unwrap();
-    assert!(objects(&env.bucket()).is_empty(), "written before the interval");
+    assert!(
+        objects(&env.bucket()).is_empty(),
+        "written before the interval"
+    );
     env.clock.advance(59_000);
     svc.step("orders", false).await.unwrap();
-    assert!(objects(&env.bucket()).is_empty(), "written before the interval");
+    assert!(
+        objects(&env.bucket()).is_empty(),
+        "written before the interval"
+    );
     env.clock.advance(1_000);
     svc.step("orders", false).await.unwrap();
     let objs = objects(&env.bucket());
@@ -177,7 +185,11 @@ async fn gzip_objects_decompress_to_the_records() {
     svc.step("gz", false).await.unwrap();
     let objs = objects(&env.bucket());
     assert_eq!(objs.len(), 1);
-    assert!(objs[0].0.starts_with("logs/2026/03/04/05/gz-1-"), "{}", objs[0].0);
+    assert!(
+        objs[0].0.starts_with("logs/2026/03/04/05/gz-1-"),
+        "{}",
+        objs[0].0
+    );
     assert!(objs[0].0.ends_with(".gz"), "{}", objs[0].0);
     let mut text = Vec::new();
     flate2::read::GzDecoder::new(&objs[0].1[..])
@@ -215,17 +227,34 @@ async fn dynamic_partitioning_one_object_per_partition_and_errors_to_the_error_p
     env.clock.advance(60_000);
     svc.step("parts", false).await.unwrap();
     let objs = objects(&env.bucket());
-    assert_eq!(objs.len(), 3, "{:?}", objs.iter().map(|o| &o.0).collect::<Vec<_>>());
-    let a = objs.iter().find(|o| o.0.starts_with("customer=a/")).unwrap();
-    let b = objs.iter().find(|o| o.0.starts_with("customer=b/")).unwrap();
-    assert_eq!(a.1, b"{\"customer\":\"a\",\"n\":1}\n{\"customer\":\"a\",\"n\":3}\n");
+    assert_eq!(
+        objs.len(),
+        3,
+        "{:?}",
+        objs.iter().map(|o| &o.0).collect::<Vec<_>>()
+    );
+    let a = objs
+        .iter()
+        .find(|o| o.0.starts_with("customer=a/"))
+        .unwrap();
+    let b = objs
+        .iter()
+        .find(|o| o.0.starts_with("customer=b/"))
+        .unwrap();
+    assert_eq!(
+        a.1,
+        b"{\"customer\":\"a\",\"n\":1}\n{\"customer\":\"a\",\"n\":3}\n"
+    );
     assert_eq!(b.1, b"{\"customer\":\"b\",\"n\":2}\n");
     let err = objs.iter().find(|o| o.0.starts_with("errors/")).unwrap();
     let line: serde_json::Value =
         serde_json::from_slice(err.1.split(|b| *b == b'\n').next().unwrap()).unwrap();
     assert_eq!(line["rawData"], json!("bm90IGpzb24="));
     assert_eq!(line["arrivalTimestamp"], json!(T0));
-    assert!(line["errorCode"].as_str().unwrap().starts_with("DynamicPartitioning."));
+    assert!(line["errorCode"]
+        .as_str()
+        .unwrap()
+        .starts_with("DynamicPartitioning."));
 }
 
 #[tokio::test]

@@ -6,8 +6,8 @@
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use serde::Deserialize;
-use std::net::SocketAddr;
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 use weir_storage::Durability;

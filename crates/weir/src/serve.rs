@@ -7,9 +7,9 @@ use anyhow::{Context, Result};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use weir_core::{Clock, SystemClock};
+use weir_delivery::{DeliveryConfig, DeliveryService};
 use weir_storage::log::LocalLog;
 use weir_storage::metadata::RedbMetadata;
-use weir_delivery::{DeliveryConfig, DeliveryService};
 use weir_storage::{MetadataStore, StreamStore};
 use weir_streams::{ServiceConfig, StreamService};
 

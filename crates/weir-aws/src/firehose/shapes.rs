@@ -38,9 +38,9 @@ pub fn is_role_arn(s: &str) -> bool {
         after.len() > 18
             && digits12(&after[..12])
             && after[12..].starts_with(":role/")
-            && after[18..].bytes().all(|b| {
-                b.is_ascii_alphanumeric() || b"_+=,.@-/".contains(&b)
-            })
+            && after[18..]
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_+=,.@-/".contains(&b))
     })
 }
 
@@ -67,7 +67,9 @@ pub fn is_kinesis_arn(s: &str) -> bool {
         let region = parts.next().unwrap_or("");
         let tail = parts.next().unwrap_or("");
         !region.is_empty()
-            && region.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && region
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
             && tail.len() > 19
             && digits12(&tail[..12])
             && tail[12..].starts_with(":stream/")
@@ -192,7 +194,10 @@ impl<'a> Check<'a> {
                 Ok(None)
             }
             Some(Value::Number(n)) => {
-                let i = n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)).unwrap_or(i64::MAX);
+                let i = n
+                    .as_i64()
+                    .or_else(|| n.as_f64().map(|f| f as i64))
+                    .unwrap_or(i64::MAX);
                 self.v.range_i64(&path, i, min, max);
                 Ok(Some(i))
             }
@@ -327,8 +332,22 @@ fn processing(c: &mut Check, obj: &Value) -> Result<(), ApiError> {
 
 /// S3DestinationConfiguration (also S3BackupConfiguration and S3Configuration).
 pub fn s3_configuration(c: &mut Check, obj: &Value, update: bool) -> Result<(), ApiError> {
-    c.string(obj, "RoleARN", !update, 1, 512, Some((is_role_arn, ROLE_ARN_PATTERN)))?;
-    c.string(obj, "BucketARN", !update, 1, 2048, Some((is_bucket_arn, BUCKET_ARN_PATTERN)))?;
+    c.string(
+        obj,
+        "RoleARN",
+        !update,
+        1,
+        512,
+        Some((is_role_arn, ROLE_ARN_PATTERN)),
+    )?;
+    c.string(
+        obj,
+        "BucketARN",
+        !update,
+        1,
+        2048,
+        Some((is_bucket_arn, BUCKET_ARN_PATTERN)),
+    )?;
     c.string(obj, "Prefix", false, 0, 1024, None)?;
     c.string(obj, "ErrorOutputPrefix", false, 0, 1024, None)?;
     buffering(c, obj, 128)?;
@@ -341,13 +360,14 @@ fn file_extension_ok(s: &str) -> bool {
     s.is_empty()
         || (s.starts_with('.')
             && s.len() > 1
-            && s[1..].bytes().all(|b| {
-                b.is_ascii_digit() || b.is_ascii_lowercase() || b"!-_.*'()".contains(&b)
-            }))
+            && s[1..]
+                .bytes()
+                .all(|b| b.is_ascii_digit() || b.is_ascii_lowercase() || b"!-_.*'()".contains(&b)))
 }
 
 fn time_zone_ok(s: &str) -> bool {
-    s.bytes().all(|b| b.is_ascii_alphabetic() || b == b'/' || b == b'_')
+    s.bytes()
+        .all(|b| b.is_ascii_alphabetic() || b == b'/' || b == b'_')
 }
 
 /// ExtendedS3DestinationConfiguration / ExtendedS3DestinationUpdate.
@@ -355,7 +375,11 @@ pub fn extended_s3(c: &mut Check, obj: &Value, update: bool) -> Result<(), ApiEr
     s3_configuration(c, obj, update)?;
     processing(c, obj)?;
     c.enumeration(obj, "S3BackupMode", false, &["Disabled", "Enabled"])?;
-    let backup = if update { "S3BackupUpdate" } else { "S3BackupConfiguration" };
+    let backup = if update {
+        "S3BackupUpdate"
+    } else {
+        "S3BackupConfiguration"
+    };
     if let Some((b, path)) = c.nested(obj, backup, false)? {
         s3_configuration(&mut c.child(path), b, update)?;
     }
@@ -375,7 +399,14 @@ pub fn extended_s3(c: &mut Check, obj: &Value, update: bool) -> Result<(), ApiEr
         128,
         Some((file_extension_ok, "^$|\\.[0-9a-z!\\-_.*'()]+")),
     )?;
-    c.string(obj, "CustomTimeZone", false, 0, 50, Some((time_zone_ok, "^$|[a-zA-Z/_]+")))?;
+    c.string(
+        obj,
+        "CustomTimeZone",
+        false,
+        0,
+        50,
+        Some((time_zone_ok, "^$|[a-zA-Z/_]+")),
+    )?;
     Ok(())
 }
 
@@ -397,12 +428,23 @@ pub fn http_endpoint(c: &mut Check, obj: &Value, update: bool) -> Result<(), Api
         c.enumeration(r, "ContentEncoding", false, &["NONE", "GZIP"])?;
     }
     processing(c, obj)?;
-    c.string(obj, "RoleARN", false, 1, 512, Some((is_role_arn, ROLE_ARN_PATTERN)))?;
+    c.string(
+        obj,
+        "RoleARN",
+        false,
+        1,
+        512,
+        Some((is_role_arn, ROLE_ARN_PATTERN)),
+    )?;
     if let Some((r, path)) = c.nested(obj, "RetryOptions", false)? {
         c.child(path).int(r, "DurationInSeconds", false, 0, 7200)?;
     }
     c.enumeration(obj, "S3BackupMode", false, &["FailedDataOnly", "AllData"])?;
-    let s3 = if update { "S3Update" } else { "S3Configuration" };
+    let s3 = if update {
+        "S3Update"
+    } else {
+        "S3Configuration"
+    };
     if let Some((s, path)) = c.nested(obj, s3, !update)? {
         s3_configuration(&mut c.child(path), s, update)?;
     }
@@ -450,8 +492,12 @@ mod tests {
         assert!(!is_role_arn("arn:aws:iam::1234:role/x"));
         assert!(is_bucket_arn("arn:aws:s3:::my-bucket.logs"));
         assert!(!is_bucket_arn("arn:aws:s3:::"));
-        assert!(is_kinesis_arn("arn:aws:kinesis:us-east-1:000000000000:stream/src"));
-        assert!(!is_kinesis_arn("arn:aws:kinesis:us-east-1:000000000000:table/src"));
+        assert!(is_kinesis_arn(
+            "arn:aws:kinesis:us-east-1:000000000000:stream/src"
+        ));
+        assert!(!is_kinesis_arn(
+            "arn:aws:kinesis:us-east-1:000000000000:table/src"
+        ));
         assert_eq!(camel("S3BackupMode"), "s3BackupMode");
         assert_eq!(camel("RoleARN"), "roleARN");
     }

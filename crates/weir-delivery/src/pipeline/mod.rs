@@ -188,7 +188,10 @@ impl Pipeline {
         if self.plan.http.is_some() {
             (self.plan.http_size_bytes, self.plan.http_interval_millis)
         } else {
-            (self.plan.objects.size_bytes, self.plan.objects.interval_millis)
+            (
+                self.plan.objects.size_bytes,
+                self.plan.objects.interval_millis,
+            )
         }
     }
 
@@ -243,7 +246,9 @@ impl Pipeline {
         }
         if let (Some(bp), Some(b)) = (self.plan.backup.clone(), self.backup.as_ref()) {
             let due = !b.items.is_empty()
-                && (force || b.bytes >= bp.size_bytes || now - b.opened_millis >= bp.interval_millis);
+                && (force
+                    || b.bytes >= bp.size_bytes
+                    || now - b.opened_millis >= bp.interval_millis);
             if due {
                 if let Some(buf) = self.backup.take() {
                     if let Err(e) = self.write_backup(&bp, &buf).await {
@@ -512,7 +517,11 @@ impl Pipeline {
             );
             self.shared
                 .buckets
-                .put(&objects.bucket, &key, Bytes::from(objects.compression.compress(&body)))
+                .put(
+                    &objects.bucket,
+                    &key,
+                    Bytes::from(objects.compression.compress(&body)),
+                )
                 .await?;
             n += 1;
         }

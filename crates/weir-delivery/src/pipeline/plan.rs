@@ -272,8 +272,11 @@ impl Plan {
                         plan.extractor = Some(Arc::new(Extractor::new(q)?));
                     }
                     "AppendDelimiterToRecord" => {
-                        plan.append_delimiter =
-                            Some(param(p, "Delimiter").map(b64).unwrap_or_else(|| b"\n".to_vec()));
+                        plan.append_delimiter = Some(
+                            param(p, "Delimiter")
+                                .map(b64)
+                                .unwrap_or_else(|| b"\n".to_vec()),
+                        );
                     }
                     _ => {}
                 }

@@ -62,7 +62,14 @@ pub(super) async fn run(
             Some(extract) => match deagg::cloudwatch_logs(&r.data, extract) {
                 Ok(v) => v,
                 Err(e) => {
-                    failed(errors, "processing-failed", "Decompression.NotCloudWatchLogs", e, base, None);
+                    failed(
+                        errors,
+                        "processing-failed",
+                        "Decompression.NotCloudWatchLogs",
+                        e,
+                        base,
+                        None,
+                    );
                     continue;
                 }
             },
@@ -113,16 +120,23 @@ pub(super) async fn run(
                 .iter()
                 .enumerate()
                 .map(|(i, u)| TransformRecord {
-                    record_id: format!("{}-{}-{}-{i}", u.item.shard, u.item.offset, u.item.sub_sequence),
+                    record_id: format!(
+                        "{}-{}-{}-{i}",
+                        u.item.shard, u.item.offset, u.item.sub_sequence
+                    ),
                     arrival_millis: u.item.arrival,
                     data: u.item.data.clone(),
-                    kinesis: u.item.sequence_number.as_ref().map(|s| KinesisRecordMetadata {
-                        shard_id: SourceReader::shard_id(u.item.shard),
-                        partition_key: u.partition_key.clone(),
-                        sequence_number: s.clone(),
-                        sub_sequence_number: u.item.sub_sequence,
-                        arrival_millis: u.item.arrival,
-                    }),
+                    kinesis: u
+                        .item
+                        .sequence_number
+                        .as_ref()
+                        .map(|s| KinesisRecordMetadata {
+                            shard_id: SourceReader::shard_id(u.item.shard),
+                            partition_key: u.partition_key.clone(),
+                            sequence_number: s.clone(),
+                            sub_sequence_number: u.item.sub_sequence,
+                            arrival_millis: u.item.arrival,
+                        }),
                 })
                 .collect();
             let result = transform::transform(
@@ -139,7 +153,10 @@ pub(super) async fn run(
                 Ok(results) => {
                     for (u, r) in batch.into_iter().zip(results) {
                         match r {
-                            TransformResult::Ok { data, partition_keys } => out.push(Unit {
+                            TransformResult::Ok {
+                                data,
+                                partition_keys,
+                            } => out.push(Unit {
                                 item: Item { data, ..u.item },
                                 lambda_keys: partition_keys,
                                 ..u
@@ -194,7 +211,14 @@ pub(super) async fn run(
                         });
                     }
                 }
-                Err(e) => failed(errors, "processing-failed", "RecordDeAggregation.Failed", e, u.item, None),
+                Err(e) => failed(
+                    errors,
+                    "processing-failed",
+                    "RecordDeAggregation.Failed",
+                    e,
+                    u.item,
+                    None,
+                ),
             }
         }
         units = out;

@@ -52,39 +52,88 @@ pub async fn handle(svc: DeliveryService, input: Input) -> Result<Output, ApiErr
         v.one_of(
             "deliveryStreamType",
             t,
-            &["DirectPut", "KinesisStreamAsSource", "MSKAsSource", "DatabaseAsSource"],
+            &[
+                "DirectPut",
+                "KinesisStreamAsSource",
+                "MSKAsSource",
+                "DatabaseAsSource",
+            ],
         );
     }
     if let Some(k) = &input.kinesis_stream_source_configuration {
         Check::object(k)?;
         let mut c = Check::new(&mut v, "kinesisStreamSourceConfiguration");
-        c.string(k, "KinesisStreamARN", true, 1, 512, Some((shapes::is_kinesis_arn, shapes::KINESIS_ARN_PATTERN)))?;
-        c.string(k, "RoleARN", true, 1, 512, Some((shapes::is_role_arn, shapes::ROLE_ARN_PATTERN)))?;
+        c.string(
+            k,
+            "KinesisStreamARN",
+            true,
+            1,
+            512,
+            Some((shapes::is_kinesis_arn, shapes::KINESIS_ARN_PATTERN)),
+        )?;
+        c.string(
+            k,
+            "RoleARN",
+            true,
+            1,
+            512,
+            Some((shapes::is_role_arn, shapes::ROLE_ARN_PATTERN)),
+        )?;
     }
     let mut hint = None;
     if let Some(d) = &input.direct_put_source_configuration {
         Check::object(d)?;
-        hint = Check::new(&mut v, "directPutSourceConfiguration").int(d, "ThroughputHintInMBs", true, 1, 100)?;
+        hint = Check::new(&mut v, "directPutSourceConfiguration").int(
+            d,
+            "ThroughputHintInMBs",
+            true,
+            1,
+            100,
+        )?;
     }
     let mut encryption = None;
     if let Some(e) = &input.delivery_stream_encryption_configuration_input {
         Check::object(e)?;
         let mut c = Check::new(&mut v, "deliveryStreamEncryptionConfigurationInput");
-        let kt = c.enumeration(e, "KeyType", true, &["AWS_OWNED_CMK", "CUSTOMER_MANAGED_CMK"])?;
-        let ka = c.string(e, "KeyARN", false, 1, 512, Some((shapes::is_kms_arn, shapes::KMS_ARN_PATTERN)))?;
+        let kt = c.enumeration(
+            e,
+            "KeyType",
+            true,
+            &["AWS_OWNED_CMK", "CUSTOMER_MANAGED_CMK"],
+        )?;
+        let ka = c.string(
+            e,
+            "KeyARN",
+            false,
+            1,
+            512,
+            Some((shapes::is_kms_arn, shapes::KMS_ARN_PATTERN)),
+        )?;
         encryption = kt.map(|k| (k.to_string(), ka.map(str::to_string)));
     }
     if let Some(s) = &input.s3_destination_configuration {
         Check::object(s)?;
-        shapes::s3_configuration(&mut Check::new(&mut v, "s3DestinationConfiguration"), s, false)?;
+        shapes::s3_configuration(
+            &mut Check::new(&mut v, "s3DestinationConfiguration"),
+            s,
+            false,
+        )?;
     }
     if let Some(s) = &input.extended_s3_destination_configuration {
         Check::object(s)?;
-        shapes::extended_s3(&mut Check::new(&mut v, "extendedS3DestinationConfiguration"), s, false)?;
+        shapes::extended_s3(
+            &mut Check::new(&mut v, "extendedS3DestinationConfiguration"),
+            s,
+            false,
+        )?;
     }
     if let Some(h) = &input.http_endpoint_destination_configuration {
         Check::object(h)?;
-        shapes::http_endpoint(&mut Check::new(&mut v, "httpEndpointDestinationConfiguration"), h, false)?;
+        shapes::http_endpoint(
+            &mut Check::new(&mut v, "httpEndpointDestinationConfiguration"),
+            h,
+            false,
+        )?;
     }
     if let Some(tags) = &input.tags {
         shapes::tags(&mut v, "tags", tags, 1);
@@ -132,8 +181,14 @@ pub async fn handle(svc: DeliveryService, input: Input) -> Result<Output, ApiErr
     };
     let kinesis_source = input.kinesis_stream_source_configuration.map(|k| {
         (
-            k.get("KinesisStreamARN").and_then(Value::as_str).unwrap_or("").to_string(),
-            k.get("RoleARN").and_then(Value::as_str).unwrap_or("").to_string(),
+            k.get("KinesisStreamARN")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string(),
+            k.get("RoleARN")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string(),
         )
     });
     let tags = input

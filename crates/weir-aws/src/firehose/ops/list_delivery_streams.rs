@@ -31,7 +31,12 @@ pub async fn handle(svc: DeliveryService, input: Input) -> Result<Output, ApiErr
         v.one_of(
             "deliveryStreamType",
             t,
-            &["DirectPut", "KinesisStreamAsSource", "MSKAsSource", "DatabaseAsSource"],
+            &[
+                "DirectPut",
+                "KinesisStreamAsSource",
+                "MSKAsSource",
+                "DatabaseAsSource",
+            ],
         );
     }
     if let Some(n) = &input.exclusive_start_delivery_stream_name {

@@ -37,7 +37,11 @@ pub async fn handle(svc: DeliveryService, input: Input) -> Result<Output, ApiErr
         let r = input.record.as_ref();
         let data = r.and_then(|r| r.data.as_ref());
         if v.required("record.data", &data) {
-            v.blob_len("record.data", data.map_or(0, |d| d.0.len()), MAX_RECORD_BYTES);
+            v.blob_len(
+                "record.data",
+                data.map_or(0, |d| d.0.len()),
+                MAX_RECORD_BYTES,
+            );
         }
     }
     v.finish()?;

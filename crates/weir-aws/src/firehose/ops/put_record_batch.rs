@@ -41,17 +41,30 @@ pub async fn handle(svc: DeliveryService, input: Input) -> Result<Output, ApiErr
     shapes::delivery_stream_name(&mut v, &input.delivery_stream_name);
     if v.required("records", &input.records) {
         let records = input.records.as_deref().unwrap_or(&[]);
-        v.list_len("records", records.len(), 1, MAX_RECORDS, &format!("{} records", records.len()));
+        v.list_len(
+            "records",
+            records.len(),
+            1,
+            MAX_RECORDS,
+            &format!("{} records", records.len()),
+        );
         for (i, r) in records.iter().enumerate() {
             let path = format!("records.{}.member.data", i + 1);
             if v.required(&path, &r.data) {
-                v.blob_len(&path, r.data.as_ref().map_or(0, |d| d.0.len()), MAX_RECORD_BYTES);
+                v.blob_len(
+                    &path,
+                    r.data.as_ref().map_or(0, |d| d.0.len()),
+                    MAX_RECORD_BYTES,
+                );
             }
         }
     }
     v.finish()?;
     let records = input.records.unwrap_or_default();
-    let total: usize = records.iter().map(|r| r.data.as_ref().map_or(0, |d| d.0.len())).sum();
+    let total: usize = records
+        .iter()
+        .map(|r| r.data.as_ref().map_or(0, |d| d.0.len()))
+        .sum();
     if total > MAX_BATCH_BYTES {
         return Err(ApiError::invalid_argument(format!(
             "Records size exceeds 4 MB limit: {total} bytes were sent in one PutRecordBatch request."

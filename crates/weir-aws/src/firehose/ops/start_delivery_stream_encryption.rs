@@ -24,10 +24,22 @@ pub async fn handle(svc: DeliveryService, input: Input) -> Result<Empty, ApiErro
         Check::object(e)?;
         let mut c = Check::new(&mut v, "deliveryStreamEncryptionConfigurationInput");
         key_type = c
-            .enumeration(e, "KeyType", true, &["AWS_OWNED_CMK", "CUSTOMER_MANAGED_CMK"])?
+            .enumeration(
+                e,
+                "KeyType",
+                true,
+                &["AWS_OWNED_CMK", "CUSTOMER_MANAGED_CMK"],
+            )?
             .map(str::to_string);
         key_arn = c
-            .string(e, "KeyARN", false, 1, 512, Some((shapes::is_kms_arn, shapes::KMS_ARN_PATTERN)))?
+            .string(
+                e,
+                "KeyARN",
+                false,
+                1,
+                512,
+                Some((shapes::is_kms_arn, shapes::KMS_ARN_PATTERN)),
+            )?
             .map(str::to_string);
     }
     v.finish()?;

@@ -19,7 +19,13 @@ pub async fn handle(svc: DeliveryService, input: Input) -> Result<Empty, ApiErro
     shapes::delivery_stream_name(&mut v, &input.delivery_stream_name);
     if v.required("tagKeys", &input.tag_keys) {
         let keys = input.tag_keys.as_deref().unwrap_or(&[]);
-        v.list_len("tagKeys", keys.len(), 1, 50, &format!("[{}]", keys.join(", ")));
+        v.list_len(
+            "tagKeys",
+            keys.len(),
+            1,
+            50,
+            &format!("[{}]", keys.join(", ")),
+        );
         for (i, k) in keys.iter().enumerate() {
             v.str_len(&format!("tagKeys.{}.member", i + 1), k, 1, 128);
         }

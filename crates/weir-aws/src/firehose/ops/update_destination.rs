@@ -29,9 +29,20 @@ fn version_id_ok(s: &str) -> bool {
 pub async fn handle(svc: DeliveryService, input: Input) -> Result<Empty, ApiError> {
     let mut v = Violations::new();
     shapes::delivery_stream_name(&mut v, &input.delivery_stream_name);
-    if v.required("currentDeliveryStreamVersionId", &input.current_delivery_stream_version_id) {
-        let s = input.current_delivery_stream_version_id.as_deref().unwrap_or("");
-        v.pattern("currentDeliveryStreamVersionId", s, version_id_ok(s), "[0-9]+");
+    if v.required(
+        "currentDeliveryStreamVersionId",
+        &input.current_delivery_stream_version_id,
+    ) {
+        let s = input
+            .current_delivery_stream_version_id
+            .as_deref()
+            .unwrap_or("");
+        v.pattern(
+            "currentDeliveryStreamVersionId",
+            s,
+            version_id_ok(s),
+            "[0-9]+",
+        );
         v.str_len("currentDeliveryStreamVersionId", s, 1, 50);
     }
     if v.required("destinationId", &input.destination_id) {
@@ -44,11 +55,19 @@ pub async fn handle(svc: DeliveryService, input: Input) -> Result<Empty, ApiErro
     }
     if let Some(s) = &input.extended_s3_destination_update {
         Check::object(s)?;
-        shapes::extended_s3(&mut Check::new(&mut v, "extendedS3DestinationUpdate"), s, true)?;
+        shapes::extended_s3(
+            &mut Check::new(&mut v, "extendedS3DestinationUpdate"),
+            s,
+            true,
+        )?;
     }
     if let Some(h) = &input.http_endpoint_destination_update {
         Check::object(h)?;
-        shapes::http_endpoint(&mut Check::new(&mut v, "httpEndpointDestinationUpdate"), h, true)?;
+        shapes::http_endpoint(
+            &mut Check::new(&mut v, "httpEndpointDestinationUpdate"),
+            h,
+            true,
+        )?;
     }
     v.finish()?;
     let mut updates = Vec::new();
@@ -78,7 +97,10 @@ pub async fn handle(svc: DeliveryService, input: Input) -> Result<Empty, ApiErro
     };
     svc.update_destination(
         input.delivery_stream_name.as_deref().unwrap_or(""),
-        input.current_delivery_stream_version_id.as_deref().unwrap_or(""),
+        input
+            .current_delivery_stream_version_id
+            .as_deref()
+            .unwrap_or(""),
         input.destination_id.as_deref().unwrap_or(""),
         update,
     )

@@ -104,6 +104,9 @@ fn type_error(found: &Value, target: &str) -> ApiError {
     ApiError::serialization(msg)
 }
 
+/// A pattern check and the pattern as AWS prints it.
+pub type Pattern = (fn(&str) -> bool, &'static str);
+
 /// A walk over one JSON structure with its AWS member path.
 pub struct Check<'a> {
     pub v: &'a mut Violations,
@@ -141,7 +144,7 @@ impl<'a> Check<'a> {
         required: bool,
         min: usize,
         max: usize,
-        pattern: Option<(fn(&str) -> bool, &str)>,
+        pattern: Option<Pattern>,
     ) -> Result<Option<&'v str>, ApiError> {
         let path = self.at(member);
         match obj.get(member) {

@@ -238,10 +238,10 @@ impl Plan {
                     "Decompression" => {
                         plan.decompress.get_or_insert(false);
                     }
-                    "CloudWatchLogProcessing" => {
-                        if param(p, "DataMessageExtraction") == Some("true") {
-                            plan.decompress = Some(true);
-                        }
+                    "CloudWatchLogProcessing"
+                        if param(p, "DataMessageExtraction") == Some("true") =>
+                    {
+                        plan.decompress = Some(true);
                     }
                     "Lambda" => {
                         let arn = param(p, "LambdaArn")

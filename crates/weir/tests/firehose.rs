@@ -800,3 +800,76 @@ async fn kill9_during_delivery_loses_no_acknowledged_record() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+#[tokio::test]
+async fn kinesis_source_follows_resharding() {
+    let server = Server::start();
+    let k = server.client();
+    let c = firehose(&server);
+    create_active(&k, "rs-src", 1).await;
+    // Records before the delivery stream exists are not delivered (it starts at LATEST).
+    k.put_record()
+        .stream_name("rs-src")
+        .partition_key("early")
+        .data(aws_sdk_kinesis::primitives::Blob::new("early\n"))
+        .send()
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    c.create_delivery_stream()
+        .delivery_stream_name("rs-fh")
+        .delivery_stream_type(DeliveryStreamType::KinesisStreamAsSource)
+        .kinesis_stream_source_configuration(
+            KinesisStreamSourceConfiguration::builder()
+                .kinesis_stream_arn(stream_arn("rs-src"))
+                .role_arn(ROLE)
+                .build()
+                .unwrap(),
+        )
+        .extended_s3_destination_configuration(s3("rs", 1, 0))
+        .send()
+        .await
+        .unwrap();
+    let put = |i: usize| {
+        let k = k.clone();
+        async move {
+            k.put_record()
+                .stream_name("rs-src")
+                .partition_key(format!("pk-{}", i % 7))
+                .data(aws_sdk_kinesis::primitives::Blob::new(format!("r{i:03}\n")))
+                .send()
+                .await
+                .unwrap();
+        }
+    };
+    for i in 0..20 {
+        put(i).await;
+    }
+    let shards = k.list_shards().stream_name("rs-src").send().await.unwrap();
+    let s = &shards.shards()[0];
+    k.split_shard()
+        .stream_name("rs-src")
+        .shard_to_split(s.shard_id())
+        .new_starting_hash_key((u128::MAX / 2).to_string())
+        .send()
+        .await
+        .unwrap();
+    wait_active(&k, "rs-src").await;
+    for i in 20..40 {
+        put(i).await;
+    }
+    let objs = wait_objects(&bucket_dir(&server, "rs"), 40 * 5).await;
+    let mut lines: Vec<String> = objs
+        .values()
+        .flat_map(|b| {
+            String::from_utf8(b.clone())
+                .unwrap()
+                .lines()
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    lines.sort();
+    let expected: Vec<String> = (0..40).map(|i| format!("r{i:03}")).collect();
+    assert_eq!(lines, expected);
+}

@@ -266,3 +266,34 @@ def test_delete(fh):
             break
         assert time.time() < deadline
         time.sleep(0.05)
+
+
+def test_cloudwatch_metrics(fh, weir_server, endpoint):
+    import datetime as dt
+    from test_metrics import cloudwatch_client
+    cw = cloudwatch_client(endpoint)
+    name = unique_name("fh")
+    bucket = unique_name("met")
+    fh.create_delivery_stream(DeliveryStreamName=name,
+                              ExtendedS3DestinationConfiguration=s3_config(bucket, 1, 0))
+    fh.put_record_batch(DeliveryStreamName=name,
+                        Records=[{"Data": b"0123456789"} for _ in range(7)])
+    wait_bytes(Path(weir_server.data_dir) / "s3" / bucket, 70)
+
+    def total(metric: str, stat: str = "Sum") -> float:
+        now = dt.datetime.now(dt.timezone.utc)
+        out = cw.get_metric_statistics(
+            Namespace="AWS/Firehose", MetricName=metric,
+            Dimensions=[{"Name": "DeliveryStreamName", "Value": name}],
+            StartTime=now - dt.timedelta(minutes=10), EndTime=now + dt.timedelta(minutes=1),
+            Period=60, Statistics=[stat])
+        return sum(p[stat] for p in out["Datapoints"])
+
+    assert total("IncomingRecords") == 7
+    assert total("IncomingBytes") == 70
+    deadline = time.time() + 5
+    while total("DeliveryToS3.Records") < 7:
+        assert time.time() < deadline
+        time.sleep(0.05)
+    assert total("DeliveryToS3.Bytes") == 70
+    assert total("DeliveryToS3.Success", "Minimum") == 1

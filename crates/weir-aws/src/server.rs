@@ -48,9 +48,17 @@ impl Router {
         }
     }
 
-    /// The same router with the Firehose front end.
-    pub fn with_delivery(mut self, delivery: weir_delivery::DeliveryService) -> Self {
+    /// The same router with the Firehose front end; `metrics` is the store its pipelines
+    /// record into, which CloudWatch serves as `AWS/Firehose`.
+    pub fn with_delivery(
+        mut self,
+        delivery: weir_delivery::DeliveryService,
+        metrics: Arc<crate::firehose::metrics::FirehoseMetrics>,
+    ) -> Self {
         self.delivery = Some(delivery);
+        if let Some(m) = Arc::get_mut(&mut self.metrics) {
+            m.firehose = metrics;
+        }
         self
     }
 

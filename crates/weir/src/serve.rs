@@ -76,8 +76,15 @@ async fn serve(config: ServeConfig) -> Result<()> {
         elapsed_ms = started.elapsed().as_millis() as u64,
         "recovered"
     );
-    let (delivery, delivery_store) =
-        open_delivery(&config, &dir, meta.clone(), streams.clone(), clock.clone())?;
+    let firehose_metrics = Arc::new(weir_aws::firehose::metrics::FirehoseMetrics::default());
+    let (delivery, delivery_store) = open_delivery(
+        &config,
+        &dir,
+        meta.clone(),
+        streams.clone(),
+        clock.clone(),
+        firehose_metrics.clone(),
+    )?;
     let retention = streams.spawn_retention(RETENTION_EVERY);
     let autoscaler = streams.spawn_autoscaler();
     // TLS first: once the cleartext port answers, the TLS one does too.
@@ -134,7 +141,7 @@ async fn serve(config: ServeConfig) -> Result<()> {
     let router = Arc::new(
         weir_aws::Router::new(streams)
             .with_limits(config.limits.clone())
-            .with_delivery(delivery.clone()),
+            .with_delivery(delivery.clone(), firehose_metrics),
     );
     let tls_task = tls.map(|(listener, acceptor)| {
         tokio::spawn(weir_aws::serve_tls(
@@ -169,6 +176,7 @@ fn open_delivery(
     meta: Arc<dyn MetadataStore>,
     streams: StreamService,
     clock: Arc<dyn Clock>,
+    recorder: Arc<dyn weir_delivery::Recorder>,
 ) -> Result<(DeliveryService, Arc<dyn StreamStore>)> {
     let (log, _) = LocalLog::open(&dir.root.join("delivery"), config.durability, clock.clone())
         .context("cannot open the delivery record store")?;
@@ -184,7 +192,7 @@ fn open_delivery(
             config.functions.clone(),
         )),
         conversion: Arc::new(weir_delivery::pipeline::NoConversion),
-        recorder: Arc::new(weir_delivery::pipeline::NoMetrics),
+        recorder,
         region: config.region.clone(),
     });
     let delivery = DeliveryService::open(

@@ -178,6 +178,7 @@ impl DeliveryService {
             .map(|k| k.stream)
             .filter(|u| !live.contains(u))
             .collect();
+        orphans.sort_unstable();
         orphans.dedup();
         for uid in orphans {
             svc.inner.store.delete_stream(uid)?;

@@ -284,7 +284,33 @@ impl SourceReader {
             let c = self.committed.entry(*shard).or_insert(0);
             *c = (*c).max(*pos);
         }
+        self.trim_delivered();
         Ok(())
+    }
+
+    /// DirectPut: drops the delivery store's segments that hold only delivered records. The
+    /// store trims by arrival time; arrival times never decrease within a shard, so every
+    /// record that arrived before the first undelivered one is delivered.
+    fn trim_delivered(&mut self) {
+        let SourceKind::DirectPut { store, .. } = &self.kind else {
+            return;
+        };
+        for (shard, s) in &self.shards {
+            let Some(cp) = self.committed.get(shard).copied() else {
+                continue;
+            };
+            let before = match store.read(s.key, cp, 1, 1) {
+                Ok(b) => match b.records.first() {
+                    Some(r) => r.arrival_millis,
+                    // Everything is delivered: the store keeps its newest segment anyway.
+                    None => i64::MAX,
+                },
+                Err(_) => continue,
+            };
+            if let Err(e) = store.trim(s.key, before) {
+                tracing::warn!(error = %e, "trimming delivered records failed");
+            }
+        }
     }
 
     /// Receivers that change when any readable shard grows (the pipeline's wake-up).

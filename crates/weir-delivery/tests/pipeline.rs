@@ -12,7 +12,7 @@ use weir_core::{Clock, ManualClock};
 use weir_delivery::model::DeliveryStreamType;
 use weir_delivery::pipeline::{NoConversion, NoMetrics};
 use weir_delivery::sink::Buckets;
-use weir_delivery::transform::HttpInvoker;
+use weir_delivery::transform::{BoxFuture, HttpInvoker, Invoker};
 use weir_delivery::{CreateRequest, DeliveryConfig, DeliveryService, DestinationConfig, Shared};
 use weir_storage::{MemoryMetadata, MemoryStore, MetadataStore, StreamStore};
 
@@ -38,11 +38,15 @@ impl Env {
     }
 
     fn open(&self) -> DeliveryService {
+        self.open_with(Arc::new(HttpInvoker::new(BTreeMap::new())))
+    }
+
+    fn open_with(&self, invoker: Arc<dyn Invoker>) -> DeliveryService {
         let clock: Arc<dyn Clock> = self.clock.clone();
         let shared = Arc::new(Shared {
             clock,
             buckets: Arc::new(Buckets::new(self.dir.path(), BTreeMap::new())),
-            invoker: Arc::new(HttpInvoker::new(BTreeMap::new())),
+            invoker,
             conversion: Arc::new(NoConversion),
             recorder: Arc::new(NoMetrics),
             region: "us-east-1".into(),
@@ -318,4 +322,73 @@ async fn backup_enabled_writes_source_records() {
     assert_eq!(backup.len(), 1);
     assert!(backup[0].0.starts_with("source/2026/03/04/05/bk-1-"));
     assert_eq!(backup[0].1, b"xy");
+}
+
+/// A transform function: upper-cases records, drops "drop", fails "fail", and partitions by
+/// the first letter.
+struct Upper;
+
+impl Invoker for Upper {
+    fn invoke<'a>(
+        &'a self,
+        _function: &'a str,
+        payload: Vec<u8>,
+    ) -> BoxFuture<'a, Result<Vec<u8>, String>> {
+        Box::pin(async move {
+            let event: serde_json::Value = serde_json::from_slice(&payload).unwrap();
+            assert!(event["deliveryStreamArn"].as_str().unwrap().ends_with(":deliverystream/lam"));
+            let b64 = base64_simd::STANDARD;
+            let records: Vec<serde_json::Value> = event["records"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| {
+                    let data = b64.decode_to_vec(r["data"].as_str().unwrap()).unwrap();
+                    let text = String::from_utf8(data).unwrap();
+                    let id = r["recordId"].clone();
+                    match text.as_str() {
+                        "drop" => json!({"recordId": id, "result": "Dropped"}),
+                        "fail" => json!({"recordId": id, "result": "ProcessingFailed"}),
+                        t => json!({"recordId": id, "result": "Ok",
+                            "data": b64.encode_to_string(t.to_uppercase()),
+                            "metadata": {"partitionKeys": {"first": &t[..1]}}}),
+                    }
+                })
+                .collect();
+            Ok(serde_json::to_vec(&json!({ "records": records })).unwrap())
+        })
+    }
+}
+
+#[tokio::test]
+async fn lambda_transform_then_partition_by_lambda_keys_and_failed_records_to_errors() {
+    let env = Env::new();
+    let svc = env.open_with(Arc::new(Upper));
+    let mut s3 = base(64, 0);
+    s3["Prefix"] = json!("first=!{partitionKeyFromLambda:first}/");
+    s3["ErrorOutputPrefix"] = json!("failed/!{firehose:error-output-type}/");
+    s3["DynamicPartitioningConfiguration"] = json!({"Enabled": true});
+    s3["ProcessingConfiguration"] = json!({"Enabled": true, "Processors": [
+        {"Type": "Lambda", "Parameters": [
+            {"ParameterName": "LambdaArn", "ParameterValue": "arn:aws:lambda:us-east-1:000000000000:function:upper"}]},
+        {"Type": "AppendDelimiterToRecord", "Parameters": []}
+    ]});
+    create(&svc, "lam", s3);
+    put(&svc, "lam", &[b"apple", b"drop", b"avocado", b"banana", b"fail"]).await;
+    svc.step("lam", false).await.unwrap();
+    let objs = objects(&env.bucket());
+    let keys: Vec<&String> = objs.iter().map(|o| &o.0).collect();
+    assert_eq!(objs.len(), 3, "{keys:?}");
+    let a = objs.iter().find(|o| o.0.starts_with("first=a/")).unwrap();
+    assert_eq!(a.1, b"APPLE\nAVOCADO\n");
+    let b = objs.iter().find(|o| o.0.starts_with("first=b/")).unwrap();
+    assert_eq!(b.1, b"BANANA\n");
+    let f = objs.iter().find(|o| o.0.starts_with("failed/processing-failed/")).unwrap();
+    let line: serde_json::Value = serde_json::from_slice(f.1.trim_ascii_end()).unwrap();
+    assert_eq!(line["rawData"], json!("ZmFpbA=="));
+    assert_eq!(
+        line["lambdaArn"],
+        json!("arn:aws:lambda:us-east-1:000000000000:function:upper")
+    );
+    assert!(line["errorCode"].as_str().unwrap().starts_with("Lambda."));
 }

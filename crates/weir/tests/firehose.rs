@@ -873,3 +873,39 @@ async fn kinesis_source_follows_resharding() {
     let expected: Vec<String> = (0..40).map(|i| format!("r{i:03}")).collect();
     assert_eq!(lines, expected);
 }
+
+#[tokio::test]
+async fn graceful_shutdown_writes_buffers_into_a_configured_directory() {
+    let elsewhere = tempfile::tempdir().unwrap();
+    let arg = format!("held={}", elsewhere.path().display());
+    let mut server = Server::start_with(&["--bucket", &arg]);
+    let c = firehose(&server);
+    c.create_delivery_stream()
+        .delivery_stream_name("held")
+        .extended_s3_destination_configuration(s3("held", 128, 900))
+        .send()
+        .await
+        .unwrap();
+    c.put_record_batch()
+        .delivery_stream_name("held")
+        .set_records(Some(
+            (0..3)
+                .map(|i| Record::builder().data(Blob::new(format!("h{i}\n"))).build().unwrap())
+                .collect(),
+        ))
+        .send()
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(objects(elsewhere.path()).is_empty(), "written before a trigger");
+    let status = server.stop();
+    assert!(status.success(), "{status}: {}", server.stderr());
+    let objs = objects(elsewhere.path());
+    assert_eq!(objs.len(), 1, "{:?}", objs.keys());
+    assert_eq!(objs.values().next().unwrap(), b"h0\nh1\nh2\n");
+    assert!(!bucket_dir(&server, "held").exists());
+    // Nothing is delivered twice after the restart.
+    server.start_again();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(objects(elsewhere.path()).len(), 1);
+}

@@ -543,6 +543,7 @@ impl DeliveryService {
                         "Destination Id {destination_id} not found"
                     )));
                 }
+                let before = m.destination.clone();
                 m.destination = match (&m.destination, &update) {
                     (Destination::ExtendedS3(d), DestinationUpdate::S3(u))
                     | (Destination::ExtendedS3(d), DestinationUpdate::ExtendedS3(u)) => {
@@ -572,6 +573,17 @@ impl DeliveryService {
                         )));
                     }
                 };
+                let dynamic = |d: &Destination| {
+                    d.description()
+                        .pointer("/DynamicPartitioningConfiguration/Enabled")
+                        .and_then(Value::as_bool)
+                        .unwrap_or(false)
+                };
+                if dynamic(&m.destination) && !dynamic(&before) {
+                    return Err(Error::InvalidArgument(
+                        "Dynamic partitioning cannot be enabled on an existing delivery stream that was created without it.".into(),
+                    ));
+                }
                 validate_destination(&m.destination)?;
                 m.version += 1;
                 m.updated_millis = now;

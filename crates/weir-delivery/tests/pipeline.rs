@@ -336,7 +336,10 @@ impl Invoker for Upper {
     ) -> BoxFuture<'a, Result<Vec<u8>, String>> {
         Box::pin(async move {
             let event: serde_json::Value = serde_json::from_slice(&payload).unwrap();
-            assert!(event["deliveryStreamArn"].as_str().unwrap().ends_with(":deliverystream/lam"));
+            assert!(event["deliveryStreamArn"]
+                .as_str()
+                .unwrap()
+                .ends_with(":deliverystream/lam"));
             let b64 = base64_simd::STANDARD;
             let records: Vec<serde_json::Value> = event["records"]
                 .as_array()
@@ -374,7 +377,12 @@ async fn lambda_transform_then_partition_by_lambda_keys_and_failed_records_to_er
         {"Type": "AppendDelimiterToRecord", "Parameters": []}
     ]});
     create(&svc, "lam", s3);
-    put(&svc, "lam", &[b"apple", b"drop", b"avocado", b"banana", b"fail"]).await;
+    put(
+        &svc,
+        "lam",
+        &[b"apple", b"drop", b"avocado", b"banana", b"fail"],
+    )
+    .await;
     svc.step("lam", false).await.unwrap();
     let objs = objects(&env.bucket());
     let keys: Vec<&String> = objs.iter().map(|o| &o.0).collect();
@@ -383,7 +391,10 @@ async fn lambda_transform_then_partition_by_lambda_keys_and_failed_records_to_er
     assert_eq!(a.1, b"APPLE\nAVOCADO\n");
     let b = objs.iter().find(|o| o.0.starts_with("first=b/")).unwrap();
     assert_eq!(b.1, b"BANANA\n");
-    let f = objs.iter().find(|o| o.0.starts_with("failed/processing-failed/")).unwrap();
+    let f = objs
+        .iter()
+        .find(|o| o.0.starts_with("failed/processing-failed/"))
+        .unwrap();
     let line: serde_json::Value = serde_json::from_slice(f.1.trim_ascii_end()).unwrap();
     assert_eq!(line["rawData"], json!("ZmFpbA=="));
     assert_eq!(

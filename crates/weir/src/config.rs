@@ -392,6 +392,57 @@ mod tests {
     }
 
     #[test]
+    fn firehose_buckets_and_functions_from_flags_and_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("weir.toml");
+        std::fs::write(
+            &path,
+            r#"
+delivery-poll-ms = 250
+[buckets]
+logs = { Directory = "/srv/logs" }
+[buckets.lake.S3]
+endpoint = "http://127.0.0.1:9000"
+region = "us-east-1"
+access_key_id = "k"
+secret_access_key = "s"
+path_style = true
+[functions]
+upper = "http://127.0.0.1:9100/upper"
+"#,
+        )
+        .unwrap();
+        let c = ServeConfig::from_args(ServeArgs {
+            config: Some(path),
+            buckets: vec!["tmp=/tmp/t".into()],
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(c.delivery_poll, Duration::from_millis(250));
+        assert!(matches!(
+            c.buckets.get("logs"),
+            Some(weir_delivery::sink::BucketTarget::Directory(d)) if d == &PathBuf::from("/srv/logs")
+        ));
+        assert!(matches!(
+            c.buckets.get("lake"),
+            Some(weir_delivery::sink::BucketTarget::S3 {
+                path_style: true,
+                ..
+            })
+        ));
+        assert!(matches!(
+            c.buckets.get("tmp"),
+            Some(weir_delivery::sink::BucketTarget::Directory(_))
+        ));
+        assert_eq!(c.functions["upper"], "http://127.0.0.1:9100/upper");
+        assert!(ServeConfig::from_args(ServeArgs {
+            buckets: vec!["no-equals".into()],
+            ..Default::default()
+        })
+        .is_err());
+    }
+
+    #[test]
     fn flags_beat_the_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("weir.toml");

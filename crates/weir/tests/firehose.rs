@@ -890,14 +890,22 @@ async fn graceful_shutdown_writes_buffers_into_a_configured_directory() {
         .delivery_stream_name("held")
         .set_records(Some(
             (0..3)
-                .map(|i| Record::builder().data(Blob::new(format!("h{i}\n"))).build().unwrap())
+                .map(|i| {
+                    Record::builder()
+                        .data(Blob::new(format!("h{i}\n")))
+                        .build()
+                        .unwrap()
+                })
                 .collect(),
         ))
         .send()
         .await
         .unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(objects(elsewhere.path()).is_empty(), "written before a trigger");
+    assert!(
+        objects(elsewhere.path()).is_empty(),
+        "written before a trigger"
+    );
     let status = server.stop();
     assert!(status.success(), "{status}: {}", server.stderr());
     let objs = objects(elsewhere.path());

@@ -297,3 +297,22 @@ def test_cloudwatch_metrics(fh, weir_server, endpoint):
         time.sleep(0.05)
     assert total("DeliveryToS3.Bytes") == 70
     assert total("DeliveryToS3.Success", "Minimum") == 1
+
+
+def test_batch_limits(fh, raw_fh):
+    name = unique_name("fh")
+    fh.create_delivery_stream(DeliveryStreamName=name,
+                              ExtendedS3DestinationConfiguration=s3_config("limits", 128, 900))
+    big = b"x" * 1_000_000
+    with pytest.raises(ClientError) as e:
+        raw_fh.put_record_batch(DeliveryStreamName=name, Records=[{"Data": big}] * 5)
+    assert error_of(e) == ("InvalidArgumentException", "Records size exceeds 4 MB limit")
+    with pytest.raises(ClientError) as e:
+        raw_fh.put_record(DeliveryStreamName=name, Record={"Data": b"y" * 1_024_001})
+    code, msg = error_of(e)
+    assert code == "ValidationException"
+    assert msg == ("1 validation error detected: Value 'java.nio.HeapByteBuffer[pos=0 "
+                   "lim=1024001 cap=1024001]' at 'record.data' failed to satisfy constraint: "
+                   "Member must have length less than or equal to 1024000")
+    out = fh.put_record_batch(DeliveryStreamName=name, Records=[{"Data": b"z" * 1000}] * 500)
+    assert out["FailedPutCount"] == 0 and len(out["RequestResponses"]) == 500

@@ -66,9 +66,8 @@ pub async fn handle(svc: DeliveryService, input: Input) -> Result<Output, ApiErr
         .map(|r| r.data.as_ref().map_or(0, |d| d.0.len()))
         .sum();
     if total > MAX_BATCH_BYTES {
-        return Err(ApiError::invalid_argument(format!(
-            "Records size exceeds 4 MB limit: {total} bytes were sent in one PutRecordBatch request."
-        )));
+        // AWS's text, as producers have logged it.
+        return Err(ApiError::invalid_argument("Records size exceeds 4 MB limit"));
     }
     let name = input.delivery_stream_name.unwrap_or_default();
     let data: Vec<&[u8]> = records

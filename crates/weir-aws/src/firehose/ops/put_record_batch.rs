@@ -67,7 +67,9 @@ pub async fn handle(svc: DeliveryService, input: Input) -> Result<Output, ApiErr
         .sum();
     if total > MAX_BATCH_BYTES {
         // AWS's text, as producers have logged it.
-        return Err(ApiError::invalid_argument("Records size exceeds 4 MB limit"));
+        return Err(ApiError::invalid_argument(
+            "Records size exceeds 4 MB limit",
+        ));
     }
     let name = input.delivery_stream_name.unwrap_or_default();
     let data: Vec<&[u8]> = records

@@ -403,3 +403,33 @@ async fn lambda_transform_then_partition_by_lambda_keys_and_failed_records_to_er
     );
     assert!(line["errorCode"].as_str().unwrap().starts_with("Lambda."));
 }
+
+#[tokio::test]
+async fn partitions_past_the_active_limit_go_to_the_error_output() {
+    let env = Env::new();
+    let svc = env.open();
+    let mut s3 = base(64, 60);
+    s3["Prefix"] = json!("p=!{partitionKeyFromQuery:p}/");
+    s3["ErrorOutputPrefix"] = json!("err/!{firehose:error-output-type}/");
+    s3["DynamicPartitioningConfiguration"] = json!({"Enabled": true});
+    s3["ProcessingConfiguration"] = json!({"Enabled": true, "Processors": [
+        {"Type": "MetadataExtraction", "Parameters": [
+            {"ParameterName": "MetadataExtractionQuery", "ParameterValue": "{p: .p}"},
+            {"ParameterName": "JsonParsingEngine", "ParameterValue": "JQ-1.6"}]}]});
+    create(&svc, "many", s3);
+    let records: Vec<Vec<u8>> = (0..502)
+        .map(|i| format!("{{\"p\":{i}}}").into_bytes())
+        .collect();
+    let refs: Vec<&[u8]> = records.iter().map(|r| r.as_slice()).collect();
+    put(&svc, "many", &refs).await;
+    env.clock.advance(60_000);
+    svc.step("many", false).await.unwrap();
+    let objs = objects(&env.bucket());
+    let errors: Vec<_> = objs
+        .iter()
+        .filter(|o| o.0.starts_with("err/activePartitionExceeded/"))
+        .collect();
+    assert_eq!(objs.len() - errors.len(), 500);
+    assert_eq!(errors.len(), 1);
+    assert_eq!(errors[0].1.iter().filter(|b| **b == b'\n').count(), 2);
+}

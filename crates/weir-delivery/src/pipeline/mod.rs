@@ -109,6 +109,10 @@ pub(crate) struct ErrorRecord {
     pub attempts: u32,
 }
 
+/// Firehose's limit of partitions buffered at once per delivery stream (dynamic partitioning);
+/// records of further partitions go to the error output.
+pub const MAX_ACTIVE_PARTITIONS: usize = 500;
+
 type PartitionKey = (BTreeMap<String, String>, BTreeMap<String, String>);
 
 struct Buffer {
@@ -222,6 +226,22 @@ impl Pipeline {
         let units = process::run(self, &records, &mut errors).await;
         let (size_limit, interval) = self.limits();
         for (key, item) in units {
+            if self.plan.dynamic_partitioning
+                && !self.buffers.contains_key(&key)
+                && self.buffers.len() >= MAX_ACTIVE_PARTITIONS
+            {
+                errors.push(ErrorRecord {
+                    output_type: "activePartitionExceeded",
+                    code: "DynamicPartitioning.ActivePartitionsLimitExceeded".into(),
+                    message: format!(
+                        "The number of active partitions exceeds the limit of {MAX_ACTIVE_PARTITIONS}."
+                    ),
+                    item,
+                    lambda_arn: None,
+                    attempts: 1,
+                });
+                continue;
+            }
             let b = self
                 .buffers
                 .entry(key.clone())

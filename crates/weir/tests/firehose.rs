@@ -917,3 +917,58 @@ async fn graceful_shutdown_writes_buffers_into_a_configured_directory() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(objects(elsewhere.path()).len(), 1);
 }
+
+#[tokio::test]
+async fn kinesis_source_resumes_from_its_checkpoints_after_kill9() {
+    let mut server = Server::start();
+    let k = server.client();
+    let c = firehose(&server);
+    create_active(&k, "ck-src", 2).await;
+    c.create_delivery_stream()
+        .delivery_stream_name("ck-fh")
+        .delivery_stream_type(DeliveryStreamType::KinesisStreamAsSource)
+        .kinesis_stream_source_configuration(
+            KinesisStreamSourceConfiguration::builder()
+                .kinesis_stream_arn(stream_arn("ck-src"))
+                .role_arn(ROLE)
+                .build()
+                .unwrap(),
+        )
+        .extended_s3_destination_configuration(s3("ck", 1, 0))
+        .send()
+        .await
+        .unwrap();
+    let put_all = |k: aws_sdk_kinesis::Client, from: usize, to: usize| async move {
+        for i in from..to {
+            k.put_record()
+                .stream_name("ck-src")
+                .partition_key(format!("pk-{i}"))
+                .data(aws_sdk_kinesis::primitives::Blob::new(format!("c{i:04}\n")))
+                .send()
+                .await
+                .unwrap();
+        }
+    };
+    put_all(k.clone(), 0, 200).await;
+    server.kill9();
+    server.start_again();
+    let k = server.client();
+    put_all(k.clone(), 200, 400).await;
+    let root = bucket_dir(&server, "ck");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let lines = delivered_lines(&root);
+        let got: std::collections::BTreeSet<&String> = lines.iter().collect();
+        if got.len() == 400 {
+            println!(
+                "delivered {} lines for 400 records ({} duplicates)",
+                lines.len(),
+                lines.len() - 400
+            );
+            assert!(got.iter().all(|l| l.starts_with('c')));
+            break;
+        }
+        assert!(Instant::now() < deadline, "{} of 400 delivered", got.len());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

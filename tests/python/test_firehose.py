@@ -316,3 +316,34 @@ def test_batch_limits(fh, raw_fh):
                    "Member must have length less than or equal to 1024000")
     out = fh.put_record_batch(DeliveryStreamName=name, Records=[{"Data": b"z" * 1000}] * 500)
     assert out["FailedPutCount"] == 0 and len(out["RequestResponses"]) == 500
+
+
+def test_cloudwatch_logs_decompression_and_message_extraction(fh, weir_server):
+    import json as _json
+    name = unique_name("fh")
+    bucket = unique_name("cwl")
+    fh.create_delivery_stream(
+        DeliveryStreamName=name,
+        ExtendedS3DestinationConfiguration=s3_config(bucket, 1, 0, ProcessingConfiguration={
+            "Enabled": True, "Processors": [
+                {"Type": "Decompression",
+                 "Parameters": [{"ParameterName": "CompressionFormat", "ParameterValue": "GZIP"}]},
+                {"Type": "CloudWatchLogProcessing",
+                 "Parameters": [{"ParameterName": "DataMessageExtraction", "ParameterValue": "true"}]},
+            ]}))
+    with pytest.raises(ClientError) as e:
+        fh.put_record(DeliveryStreamName=name, Record={"Data": b"plain text"})
+    assert error_of(e) == ("InvalidSourceException",
+                           "Only requests from CloudWatch Logs are supported when CloudWatch Logs "
+                           "decompression is enabled")
+    payload = {"messageType": "DATA_MESSAGE", "owner": "000000000000", "logGroup": "g",
+               "logStream": "s", "subscriptionFilters": ["f"],
+               "logEvents": [{"id": "1", "timestamp": 1, "message": "first"},
+                             {"id": "2", "timestamp": 2, "message": "second"}]}
+    control = {"messageType": "CONTROL_MESSAGE", "owner": "CloudwatchLogs", "logGroup": "",
+               "logStream": "", "subscriptionFilters": [], "logEvents": []}
+    fh.put_record_batch(DeliveryStreamName=name, Records=[
+        {"Data": gzip.compress(_json.dumps(payload).encode())},
+        {"Data": gzip.compress(_json.dumps(control).encode())}])
+    objs = wait_bytes(Path(weir_server.data_dir) / "s3" / bucket, len(b"first\nsecond\n"))
+    assert b"".join(objs.values()) == b"first\nsecond\n"

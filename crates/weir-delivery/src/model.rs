@@ -28,6 +28,9 @@ pub enum Error {
     Validation(String),
     #[error("{0}")]
     ServiceUnavailable(String),
+    /// PutRecord data that the configured source processing cannot take.
+    #[error("{0}")]
+    InvalidSource(String),
     #[error("{0}")]
     Internal(String),
 }

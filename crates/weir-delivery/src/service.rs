@@ -84,6 +84,8 @@ struct Entry {
     pipeline: Arc<tokio::sync::Mutex<Pipeline>>,
     stop: tokio::sync::watch::Sender<bool>,
     task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// CloudWatch Logs decompression is on: puts must be CloudWatch Logs payloads.
+    cloudwatch_logs_only: std::sync::atomic::AtomicBool,
 }
 
 struct Inner {
@@ -251,6 +253,7 @@ impl DeliveryService {
     /// Publishes a delivery stream in memory and starts its pipeline.
     fn start(&self, m: DeliveryStreamMeta, version: u64) -> Result<()> {
         let plan = Plan::of(&m).map_err(Error::InvalidArgument)?;
+        let cloudwatch_logs_only = plan.decompress.is_some();
         if m.source.is_none() {
             self.inner.store.create_shard(ShardKey {
                 stream: m.uid,
@@ -273,6 +276,7 @@ impl DeliveryService {
             pipeline,
             stop,
             task: Mutex::new(Some(task)),
+            cloudwatch_logs_only: cloudwatch_logs_only.into(),
         });
         self.inner.entries.write().insert(name, entry);
         Ok(())
@@ -593,6 +597,10 @@ impl DeliveryService {
         };
         let plan = Plan::of(&m).map_err(Error::InvalidArgument)?;
         let entry = self.entry(name)?;
+        entry.cloudwatch_logs_only.store(
+            plan.decompress.is_some(),
+            std::sync::atomic::Ordering::Relaxed,
+        );
         entry.pipeline.lock().await.set_plan(plan);
         Ok(())
     }
@@ -693,7 +701,8 @@ impl DeliveryService {
     /// PutRecord / PutRecordBatch: appends to the delivery stream's shard and answers once the
     /// append is durable.
     pub async fn put_records(&self, name: &str, records: &[&[u8]]) -> Result<Vec<PutOutcome>> {
-        let m = self.meta_of(name)?;
+        let entry = self.entry(name)?;
+        let m = entry.state.lock().0.clone();
         if m.status == DeliveryStreamStatus::Deleting {
             return Err(self.not_found(name));
         }
@@ -701,6 +710,17 @@ impl DeliveryService {
             return Err(Error::InvalidArgument(
                 "This operation is not permitted on KinesisStreamAsSource delivery stream type."
                     .into(),
+            ));
+        }
+        if entry
+            .cloudwatch_logs_only
+            .load(std::sync::atomic::Ordering::Relaxed)
+            && records
+                .iter()
+                .any(|r| crate::deagg::cloudwatch_logs(r, false).is_err())
+        {
+            return Err(Error::InvalidSource(
+                "Only requests from CloudWatch Logs are supported when CloudWatch Logs decompression is enabled".into(),
             ));
         }
         let key = ShardKey {

@@ -85,6 +85,7 @@ pub fn api_error(e: Error) -> ApiError {
         Error::ConcurrentModification(_) => "ConcurrentModificationException",
         Error::Validation(_) => "ValidationException",
         Error::ServiceUnavailable(_) => "ServiceUnavailableException",
+        Error::InvalidSource(_) => "InvalidSourceException",
         Error::Internal(_) => "InternalFailureException",
     };
     ApiError::new(code, e.to_string())

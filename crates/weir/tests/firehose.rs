@@ -972,3 +972,79 @@ async fn kinesis_source_resumes_from_its_checkpoints_after_kill9() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// A KPL aggregated record (magic, protobuf AggregatedRecord, MD5 of the protobuf).
+fn kpl_aggregate(keys: &[&str], records: &[(u64, &[u8])]) -> Vec<u8> {
+    use md5::{Digest, Md5};
+    fn varint(mut v: u64, out: &mut Vec<u8>) {
+        while v >= 0x80 {
+            out.push((v as u8) | 0x80);
+            v >>= 7;
+        }
+        out.push(v as u8);
+    }
+    fn bytes_field(field: u64, b: &[u8], out: &mut Vec<u8>) {
+        varint(field << 3 | 2, out);
+        varint(b.len() as u64, out);
+        out.extend_from_slice(b);
+    }
+    let mut proto = Vec::new();
+    for k in keys {
+        bytes_field(1, k.as_bytes(), &mut proto);
+    }
+    for (key_index, data) in records {
+        let mut r = Vec::new();
+        varint(1 << 3, &mut r);
+        varint(*key_index, &mut r);
+        bytes_field(3, data, &mut r);
+        bytes_field(3, &r, &mut proto);
+    }
+    let mut out = vec![0xF3, 0x89, 0x9A, 0xC2];
+    out.extend_from_slice(&proto);
+    out.extend_from_slice(&Md5::digest(&proto));
+    out
+}
+
+#[tokio::test]
+async fn kinesis_source_deaggregates_kpl_records() {
+    let server = Server::start();
+    let k = server.client();
+    let c = firehose(&server);
+    create_active(&k, "kpl-src", 1).await;
+    c.create_delivery_stream()
+        .delivery_stream_name("kpl-fh")
+        .delivery_stream_type(DeliveryStreamType::KinesisStreamAsSource)
+        .kinesis_stream_source_configuration(
+            KinesisStreamSourceConfiguration::builder()
+                .kinesis_stream_arn(stream_arn("kpl-src"))
+                .role_arn(ROLE)
+                .build()
+                .unwrap(),
+        )
+        .extended_s3_destination_configuration(s3("kpl", 1, 0))
+        .send()
+        .await
+        .unwrap();
+    let agg = kpl_aggregate(
+        &["a", "b"],
+        &[(0, b"user-1\n"), (1, b"user-2\n"), (0, b"user-3\n")],
+    );
+    k.put_record()
+        .stream_name("kpl-src")
+        .partition_key("a")
+        .data(aws_sdk_kinesis::primitives::Blob::new(agg))
+        .send()
+        .await
+        .unwrap();
+    k.put_record()
+        .stream_name("kpl-src")
+        .partition_key("plain")
+        .data(aws_sdk_kinesis::primitives::Blob::new("plain\n"))
+        .send()
+        .await
+        .unwrap();
+    let want = b"user-1\nuser-2\nuser-3\nplain\n";
+    let objs = wait_objects(&bucket_dir(&server, "kpl"), want.len()).await;
+    let all: Vec<u8> = objs.values().flatten().copied().collect();
+    assert_eq!(all, want);
+}

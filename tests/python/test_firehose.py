@@ -347,3 +347,78 @@ def test_cloudwatch_logs_decompression_and_message_extraction(fh, weir_server):
         {"Data": gzip.compress(_json.dumps(control).encode())}])
     objs = wait_bytes(Path(weir_server.data_dir) / "s3" / bucket, len(b"first\nsecond\n"))
     assert b"".join(objs.values()) == b"first\nsecond\n"
+
+
+def test_lambda_transform_through_an_http_function(tmp_path):
+    """A transform function served over HTTP (`--function NAME=URL`): Firehose's Lambda
+    contract end to end, with Dropped and ProcessingFailed records."""
+    import base64
+    import json as _json
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    from weirtest import WeirServer, unthrottled_args
+
+    seen = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            event = _json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            seen.append(event)
+            out = []
+            for r in event["records"]:
+                text = base64.b64decode(r["data"]).decode()
+                if text == "drop":
+                    out.append({"recordId": r["recordId"], "result": "Dropped"})
+                elif text == "fail":
+                    out.append({"recordId": r["recordId"], "result": "ProcessingFailed"})
+                else:
+                    out.append({"recordId": r["recordId"], "result": "Ok",
+                                "data": base64.b64encode(text.upper().encode() + b"\n").decode()})
+            body = _json.dumps({"records": out}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    fn = HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=fn.serve_forever, daemon=True).start()
+    server = WeirServer(extra_args=[*unthrottled_args(), "--function",
+                                    f"upper=http://127.0.0.1:{fn.server_port}/"])
+    try:
+        server.start()
+        fh = firehose_client(server.endpoint)
+        name = unique_name("fh")
+        arn = "arn:aws:lambda:us-east-1:000000000000:function:upper"
+        fh.create_delivery_stream(
+            DeliveryStreamName=name,
+            ExtendedS3DestinationConfiguration=s3_config(
+                "lambda", 1, 0, ErrorOutputPrefix="errors/!{firehose:error-output-type}/",
+                ProcessingConfiguration={"Enabled": True, "Processors": [
+                    {"Type": "Lambda", "Parameters": [
+                        {"ParameterName": "LambdaArn", "ParameterValue": arn}]}]}))
+        fh.put_record_batch(DeliveryStreamName=name, Records=[
+            {"Data": b"one"}, {"Data": b"drop"}, {"Data": b"two"}, {"Data": b"fail"}])
+        root = Path(server.data_dir) / "s3" / "lambda"
+        deadline = time.time() + 15
+        while True:
+            objs = objects(root)
+            ok = b"".join(v for k, v in objs.items() if not k.startswith("errors/"))
+            errors = [v for k, v in objs.items() if k.startswith("errors/processing-failed/")]
+            if ok == b"ONE\nTWO\n" and errors:
+                break
+            assert time.time() < deadline, objs
+            time.sleep(0.05)
+        line = _json.loads(errors[0].splitlines()[0])
+        assert base64.b64decode(line["rawData"]) == b"fail"
+        assert line["lambdaArn"] == arn
+        assert seen[0]["deliveryStreamArn"].endswith(f":deliverystream/{name}")
+        assert seen[0]["region"] == "us-east-1"
+        assert all("approximateArrivalTimestamp" in r for r in seen[0]["records"])
+    finally:
+        server.cleanup()
+        fn.shutdown()

@@ -21,6 +21,8 @@ pub mod partition;
 pub mod sink;
 pub mod transform;
 
+mod http_client;
+
 pub use model::{Error, Result};
 pub use pipeline::{FirehoseMetric, Recorder, Shared};
 pub use service::{

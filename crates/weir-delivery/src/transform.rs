@@ -28,16 +28,28 @@ impl Invoker for HttpInvoker {
     fn invoke<'a>(
         &'a self,
         function: &'a str,
-        _payload: Vec<u8>,
+        payload: Vec<u8>,
     ) -> BoxFuture<'a, Result<Vec<u8>, String>> {
         let name = function.rsplit(':').next().unwrap_or(function).to_string();
-        let known = self.functions.contains_key(&name);
+        let url = self.functions.get(&name).cloned();
         Box::pin(async move {
-            Err(if known {
-                format!("HTTP invocation of {name} is not built into this stub")
-            } else {
-                format!("Function not found: {name}")
-            })
+            let url =
+                url.ok_or_else(|| format!("Lambda.FunctionNotFound: Function not found: {name}"))?;
+            let a = crate::http_client::post(
+                &url,
+                &[("content-type", "application/json".to_string())],
+                payload,
+                std::time::Duration::from_secs(300),
+            )
+            .await
+            .map_err(|e| format!("Lambda.InvokeFailed: {e}"))?;
+            if a.status != 200 {
+                return Err(format!(
+                    "Lambda.FunctionError: the function answered {}",
+                    a.status
+                ));
+            }
+            Ok(a.body.to_vec())
         })
     }
 }

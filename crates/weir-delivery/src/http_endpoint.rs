@@ -20,6 +20,9 @@ pub async fn deliver(
     records: &[&[u8]],
 ) -> Result<(), String> {
     use std::io::Write;
+    if target.url.starts_with("https://") {
+        return Err("TLS endpoints are not supported by this stub".into());
+    }
     let request_id = uuid::Uuid::new_v4().to_string();
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

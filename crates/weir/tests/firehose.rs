@@ -667,7 +667,7 @@ async fn http_endpoint_destination_is_described_without_its_access_key() {
             HttpEndpointDestinationConfiguration::builder()
                 .endpoint_configuration(
                     HttpEndpointConfiguration::builder()
-                        .url("https://example.invalid/ingest")
+                        .url("https://127.0.0.1:1/ingest")
                         .name("sink")
                         .access_key("secret")
                         .build()
@@ -679,6 +679,17 @@ async fn http_endpoint_destination_is_described_without_its_access_key() {
                         .bucket_arn("arn:aws:s3:::hook-backup")
                         .build()
                         .unwrap(),
+                )
+                .buffering_hints(
+                    aws_sdk_firehose::types::HttpEndpointBufferingHints::builder()
+                        .size_in_mbs(1)
+                        .interval_in_seconds(0)
+                        .build(),
+                )
+                .retry_options(
+                    aws_sdk_firehose::types::HttpEndpointRetryOptions::builder()
+                        .duration_in_seconds(0)
+                        .build(),
                 )
                 .build(),
         )
@@ -695,14 +706,45 @@ async fn http_endpoint_destination_is_described_without_its_access_key() {
         .http_endpoint_destination_description()
         .unwrap();
     let e = h.endpoint_configuration().unwrap();
-    assert_eq!(e.url(), Some("https://example.invalid/ingest"));
+    assert_eq!(e.url(), Some("https://127.0.0.1:1/ingest"));
     assert_eq!(e.name(), Some("sink"));
     assert_eq!(h.s3_backup_mode().unwrap().as_str(), "FailedDataOnly");
-    assert_eq!(h.retry_options().unwrap().duration_in_seconds(), Some(300));
+    assert_eq!(h.retry_options().unwrap().duration_in_seconds(), Some(0));
+    assert_eq!(
+        h.request_configuration()
+            .unwrap()
+            .content_encoding()
+            .unwrap()
+            .as_str(),
+        "NONE"
+    );
     assert_eq!(
         h.s3_destination_description().unwrap().bucket_arn(),
         "arn:aws:s3:::hook-backup"
     );
+    // The endpoint never answers: the records go to the S3 configuration's error output.
+    c.put_record()
+        .delivery_stream_name("hook")
+        .record(Record::builder().data(Blob::new("lost?")).build().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let root = bucket_dir(&server, "hook-backup");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let failed = loop {
+        let objs = objects(&root);
+        if let Some((k, v)) = objs
+            .into_iter()
+            .find(|(k, _)| k.starts_with("http-endpoint-failed/"))
+        {
+            break (k, v);
+        }
+        assert!(Instant::now() < deadline, "no http-endpoint-failed object");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let line: serde_json::Value =
+        serde_json::from_slice(failed.1.split(|b| *b == b'\n').next().unwrap()).unwrap();
+    assert_eq!(line["rawData"], serde_json::json!("bG9zdD8="));
 }
 
 /// Parses every delivered line `w<writer>-<n>`.

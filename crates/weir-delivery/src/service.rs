@@ -693,8 +693,8 @@ impl DeliveryService {
 
     /// Whether records put to `name` are encrypted at rest (PutRecord's `Encrypted`).
     pub fn encrypted(&self, name: &str) -> bool {
-        self.meta_of(name)
-            .map(|m| m.encryption.status == "ENABLED")
+        self.entry(name)
+            .map(|e| e.state.lock().0.encryption.status == "ENABLED")
             .unwrap_or(false)
     }
 
@@ -702,11 +702,15 @@ impl DeliveryService {
     /// append is durable.
     pub async fn put_records(&self, name: &str, records: &[&[u8]]) -> Result<Vec<PutOutcome>> {
         let entry = self.entry(name)?;
-        let m = entry.state.lock().0.clone();
-        if m.status == DeliveryStreamStatus::Deleting {
+        // The put path reads three fields, not a copy of the whole definition.
+        let (uid, status, from_kinesis) = {
+            let st = entry.state.lock();
+            (st.0.uid, st.0.status, st.0.source.is_some())
+        };
+        if status == DeliveryStreamStatus::Deleting {
             return Err(self.not_found(name));
         }
-        if m.source.is_some() {
+        if from_kinesis {
             return Err(Error::InvalidArgument(
                 "This operation is not permitted on KinesisStreamAsSource delivery stream type."
                     .into(),
@@ -724,7 +728,7 @@ impl DeliveryService {
             ));
         }
         let key = ShardKey {
-            stream: m.uid,
+            stream: uid,
             shard: 0,
         };
         let ins: Vec<RecordIn> = records
@@ -752,7 +756,7 @@ impl DeliveryService {
             ],
         );
         Ok((0..records.len() as u64)
-            .map(|i| Ok(record_id(m.uid, appended.first_offset + i)))
+            .map(|i| Ok(record_id(uid, appended.first_offset + i)))
             .collect())
     }
 

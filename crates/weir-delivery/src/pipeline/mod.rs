@@ -556,26 +556,50 @@ pub fn spawn(
     poll: Duration,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
+        // A single-shard source (DirectPut) wakes the pipeline when records arrive, so an idle
+        // pipeline only needs to look at the clock now and then; other sources are polled.
+        let mut watcher: Option<tokio::sync::watch::Receiver<u64>> = None;
         loop {
             if *stop.borrow() {
                 break;
             }
+            if let Some(w) = watcher.as_mut() {
+                w.borrow_and_update();
+            }
             let read = {
                 let mut p = pipeline.lock().await;
-                match p.step(false).await {
+                let read = match p.step(false).await {
                     Ok(r) => r.read,
                     Err(e) => {
                         tracing::warn!(delivery_stream = %p.plan.name, error = %e, "delivery step failed");
                         0
                     }
+                };
+                if watcher.is_none() {
+                    let mut w = p.reader.watchers();
+                    if w.len() == 1 {
+                        watcher = w.pop();
+                    }
                 }
+                read
             };
             if read > 0 {
                 tokio::task::yield_now().await;
                 continue;
             }
+            let idle = if watcher.is_some() { poll * 10 } else { poll };
             tokio::select! {
-                _ = tokio::time::sleep(poll) => {}
+                _ = tokio::time::sleep(idle) => {}
+                changed = async {
+                    match watcher.as_mut() {
+                        Some(w) => w.changed().await.is_ok(),
+                        None => std::future::pending().await,
+                    }
+                } => {
+                    if !changed {
+                        watcher = None;
+                    }
+                }
                 changed = stop.changed() => {
                     if changed.is_err() {
                         return;

@@ -9,14 +9,17 @@
 //! checkpoints only after delivery.
 
 use crate::model::*;
-use crate::pipeline::{self, FirehoseMetric, Pipeline, Plan, Shared, StepReport};
+use crate::pipeline::{self, Pipeline, Plan, Shared, StepReport};
 use crate::source::{self, SourceKind, SourceReader};
+
+mod put;
+mod tags;
 use parking_lot::Mutex;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
-use weir_storage::{Expect, MetaOp, MetadataStore, RecordIn, ShardKey, StreamStore};
+use weir_storage::{Expect, MetaOp, MetadataStore, ShardKey, StreamStore};
 use weir_streams::StreamService;
 
 const TABLE: &str = "delivery-streams";
@@ -605,161 +608,6 @@ impl DeliveryService {
         Ok(())
     }
 
-    pub fn tag(&self, name: &str, tags: Vec<(String, String)>) -> Result<()> {
-        self.change(name, |m| {
-            let new = tags.iter().filter(|(k, _)| !m.tags.contains_key(k)).count();
-            if m.tags.len() + new > MAX_TAGS {
-                return Err(Error::LimitExceeded(format!(
-                    "Exceeded the maximum number of tags ({MAX_TAGS}) allowed for the delivery stream {}.",
-                    m.name
-                )));
-            }
-            for (k, v) in &tags {
-                if m.tags.insert(k.clone(), v.clone()).is_none() {
-                    m.tag_order.push(k.clone());
-                }
-            }
-            Ok(())
-        })?;
-        Ok(())
-    }
-
-    pub fn untag(&self, name: &str, keys: Vec<String>) -> Result<()> {
-        self.change(name, |m| {
-            for k in &keys {
-                m.tags.remove(k);
-            }
-            m.tag_order.retain(|k| m.tags.contains_key(k));
-            Ok(())
-        })?;
-        Ok(())
-    }
-
-    /// ListTagsForDeliveryStream: tags after `exclusive_start_key`, at most `limit`.
-    pub fn list_tags(
-        &self,
-        name: &str,
-        exclusive_start_key: Option<&str>,
-        limit: usize,
-    ) -> Result<(Vec<(String, String)>, bool)> {
-        let m = self.meta_of(name)?;
-        let mut keys: Vec<&String> = m.tags.keys().collect();
-        keys.sort();
-        let after: Vec<(String, String)> = keys
-            .into_iter()
-            .filter(|k| exclusive_start_key.is_none_or(|s| k.as_str() > s))
-            .map(|k| (k.clone(), m.tags[k].clone()))
-            .collect();
-        let more = after.len() > limit;
-        Ok((after.into_iter().take(limit).collect(), more))
-    }
-
-    pub fn start_encryption(
-        &self,
-        name: &str,
-        key_type: Option<String>,
-        key_arn: Option<String>,
-    ) -> Result<()> {
-        self.change(name, |m| {
-            if m.source.is_some() {
-                return Err(Error::InvalidArgument(format!(
-                    "Encryption is not supported for delivery stream {} with a Kinesis data stream as source.",
-                    m.name
-                )));
-            }
-            m.encryption = EncryptionState {
-                status: "ENABLED".into(),
-                key_type: Some(key_type.unwrap_or_else(|| "AWS_OWNED_CMK".into())),
-                key_arn,
-            };
-            Ok(())
-        })?;
-        Ok(())
-    }
-
-    pub fn stop_encryption(&self, name: &str) -> Result<()> {
-        self.change(name, |m| {
-            if m.source.is_some() {
-                return Err(Error::InvalidArgument(format!(
-                    "Encryption is not supported for delivery stream {} with a Kinesis data stream as source.",
-                    m.name
-                )));
-            }
-            m.encryption = EncryptionState::default();
-            Ok(())
-        })?;
-        Ok(())
-    }
-
-    /// Whether records put to `name` are encrypted at rest (PutRecord's `Encrypted`).
-    pub fn encrypted(&self, name: &str) -> bool {
-        self.entry(name)
-            .map(|e| e.state.lock().0.encryption.status == "ENABLED")
-            .unwrap_or(false)
-    }
-
-    /// PutRecord / PutRecordBatch: appends to the delivery stream's shard and answers once the
-    /// append is durable.
-    pub async fn put_records(&self, name: &str, records: &[&[u8]]) -> Result<Vec<PutOutcome>> {
-        let entry = self.entry(name)?;
-        // The put path reads three fields, not a copy of the whole definition.
-        let (uid, status, from_kinesis) = {
-            let st = entry.state.lock();
-            (st.0.uid, st.0.status, st.0.source.is_some())
-        };
-        if status == DeliveryStreamStatus::Deleting {
-            return Err(self.not_found(name));
-        }
-        if from_kinesis {
-            return Err(Error::InvalidArgument(
-                "This operation is not permitted on KinesisStreamAsSource delivery stream type."
-                    .into(),
-            ));
-        }
-        if entry
-            .cloudwatch_logs_only
-            .load(std::sync::atomic::Ordering::Relaxed)
-            && records
-                .iter()
-                .any(|r| crate::deagg::cloudwatch_logs(r, false).is_err())
-        {
-            return Err(Error::InvalidSource(
-                "Only requests from CloudWatch Logs are supported when CloudWatch Logs decompression is enabled".into(),
-            ));
-        }
-        let key = ShardKey {
-            stream: uid,
-            shard: 0,
-        };
-        let ins: Vec<RecordIn> = records
-            .iter()
-            .map(|d| RecordIn {
-                partition_key: "",
-                explicit_hash_key: None,
-                data: d,
-            })
-            .collect();
-        let appended = match self.inner.store.append(key, &ins) {
-            Ok(a) => a,
-            Err(e) => return Ok(unavailable(records.len(), &e)),
-        };
-        if let Err(e) = appended.durable.wait().await {
-            return Ok(unavailable(records.len(), &e));
-        }
-        let bytes: usize = records.iter().map(|r| r.len()).sum();
-        self.inner.shared.recorder.record(
-            name,
-            self.now(),
-            &[
-                (FirehoseMetric::IncomingRecords, records.len() as f64),
-                (FirehoseMetric::IncomingBytes, bytes as f64),
-            ],
-        );
-        Ok((0..records.len() as u64)
-            .map(|i| Ok(record_id(uid, appended.first_offset + i)))
-            .collect())
-    }
-
     /// Runs one pipeline step now (tests; `force` writes every buffer).
     pub async fn step(&self, name: &str, force: bool) -> Result<StepReport> {
         let e = self.entry(name)?;
@@ -785,26 +633,6 @@ impl DeliveryService {
     pub fn names(&self) -> Vec<String> {
         self.inner.entries.read().keys().cloned().collect()
     }
-}
-
-fn unavailable(n: usize, e: &weir_storage::Error) -> Vec<PutOutcome> {
-    tracing::warn!(error = %e, "delivery stream append failed");
-    (0..n)
-        .map(|_| {
-            Err((
-                "ServiceUnavailableException".to_string(),
-                "Slow down.".to_string(),
-            ))
-        })
-        .collect()
-}
-
-/// A RecordId: opaque, unique per delivery stream incarnation and record.
-fn record_id(uid: u64, offset: u64) -> String {
-    let mut s = format!("{uid:016x}{offset:016x}");
-    // AWS's RecordIds are long opaque strings; a fixed tag keeps ours recognisable.
-    s.push_str("00000000000000000000000000000000");
-    s
 }
 
 /// Semantic checks AWS makes beyond the model's constraints.

@@ -14,6 +14,7 @@ pub mod codec;
 pub mod error;
 pub mod events;
 pub mod eventstream;
+pub mod firehose;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod json_out;

@@ -26,6 +26,8 @@ const SHARD_METRICS_REFRESH_MS: i64 = 1000;
 pub struct Metrics {
     pub registry: Registry,
     pub process: ProcessClock,
+    /// The Firehose metrics (`AWS/Firehose`), recorded by the delivery pipelines.
+    pub firehose: Arc<crate::firehose::metrics::FirehoseMetrics>,
 }
 
 impl Metrics {
@@ -33,6 +35,7 @@ impl Metrics {
         Self {
             registry,
             process: ProcessClock::default(),
+            firehose: Arc::default(),
         }
     }
 

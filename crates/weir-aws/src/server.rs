@@ -7,7 +7,7 @@
 use crate::admission::{self, Activity, Admission, BodyError, GuardedBody, Tracked};
 use crate::codec::{self, Encoding};
 use crate::error::ApiError;
-use crate::{auth, kinesis};
+use crate::{auth, firehose, kinesis};
 use bytes::Bytes;
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::combinators::BoxBody;
@@ -40,6 +40,8 @@ pub struct Router {
     pub schedules: Option<weir_functions::schedules::Schedules>,
     /// Object triggers (S3 bucket notification configuration).
     pub triggers: Option<weir_functions::triggers::ObjectTriggers>,
+    /// The Firehose service (`Firehose_20150804.*`); without it those targets are unknown.
+    pub delivery: Option<weir_delivery::DeliveryService>,
 }
 
 impl Router {
@@ -53,7 +55,22 @@ impl Router {
             mappings: None,
             schedules: None,
             triggers: None,
+            delivery: None,
         }
+    }
+
+    /// The same router with the Firehose front end; `metrics` is the store its pipelines
+    /// record into, which CloudWatch serves as `AWS/Firehose`.
+    pub fn with_delivery(
+        mut self,
+        delivery: weir_delivery::DeliveryService,
+        metrics: Arc<crate::firehose::metrics::FirehoseMetrics>,
+    ) -> Self {
+        self.delivery = Some(delivery);
+        if let Some(m) = Arc::get_mut(&mut self.metrics) {
+            m.firehose = metrics;
+        }
+        self
     }
 
     /// The same router with functions and event-source mappings behind the Lambda API.
@@ -357,6 +374,7 @@ async fn route(router: Arc<Router>, req: Request<Incoming>) -> Response<Body> {
             || t.ends_with(".PutRecords")
             || t.ends_with(".GetRecords")
             || t.ends_with(".SubscribeToShard")
+            || t.ends_with(".PutRecordBatch")
     });
     // Held until the answer is built: the body's bytes count as in flight until then.
     let (body, _inflight) = match router
@@ -399,8 +417,15 @@ async fn route(router: Arc<Router>, req: Request<Incoming>) -> Response<Body> {
             _ => error_response(enc, &ApiError::new("UnknownOperationException", "")),
         };
     }
-    let op = match target.as_deref().and_then(|t| t.split_once('.')) {
-        Some((kinesis::TARGET_PREFIX, op)) if kinesis::is_operation(op) => op.to_string(),
+    let (service, op) = match target.as_deref().and_then(|t| t.split_once('.')) {
+        Some((kinesis::TARGET_PREFIX, op)) if kinesis::is_operation(op) => {
+            (Service::Kinesis, op.to_string())
+        }
+        Some((firehose::TARGET_PREFIX, op))
+            if router.delivery.is_some() && firehose::is_operation(op) =>
+        {
+            (Service::Firehose, op.to_string())
+        }
         _ => return error_response(enc, &ApiError::new("UnknownOperationException", "")),
     };
     if body.is_empty() {
@@ -408,6 +433,16 @@ async fn route(router: Arc<Router>, req: Request<Incoming>) -> Response<Body> {
     }
     if let Err(e) = auth::check(&parts.headers, parts.uri.query()) {
         return error_response(enc, &e);
+    }
+    if service == Service::Firehose {
+        let Some(delivery) = router.delivery.clone() else {
+            return error_response(enc, &ApiError::new("UnknownOperationException", ""));
+        };
+        let answer = isolated(&router.admission.counters, async move {
+            firehose::dispatch(&delivery, &op, enc, &body).await
+        })
+        .await;
+        return respond(enc, answer);
     }
     if op == kinesis::SUBSCRIBE_TO_SHARD {
         return match kinesis::ops::subscribe_to_shard::respond(&router.streams, enc, &body).await {
@@ -424,6 +459,17 @@ async fn route(router: Arc<Router>, req: Request<Incoming>) -> Response<Body> {
         }),
     )
     .await;
+    respond(enc, answer)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Service {
+    Kinesis,
+    Firehose,
+}
+
+/// An operation's outcome as a response.
+fn respond(enc: Encoding, answer: Result<Vec<u8>, ApiError>) -> Response<Body> {
     match answer {
         Ok(bytes) => {
             let mut resp = Response::new(full(bytes));

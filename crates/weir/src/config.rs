@@ -6,6 +6,7 @@
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use serde::Deserialize;
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -88,6 +89,18 @@ pub struct ServeArgs {
     /// closed (HTTP/2 keep-alive). [default: 60000]
     #[arg(long, env = "WEIR_IDLE_TIMEOUT_MS")]
     pub idle_timeout_ms: Option<u64>,
+    /// Where a Firehose bucket's objects go, as NAME=DIR (repeatable); other buckets of
+    /// `arn:aws:s3:::NAME` are <data-dir>/s3/NAME/. S3-compatible targets: the TOML table
+    /// `[buckets.NAME.S3]`.
+    #[arg(long = "bucket", value_name = "NAME=DIR")]
+    pub buckets: Vec<String>,
+    /// A Lambda function that Firehose transforms call over HTTP, as NAME=URL (repeatable).
+    #[arg(long = "function", value_name = "NAME=URL")]
+    pub functions: Vec<String>,
+    /// How often an idle delivery pipeline looks for records and due buffers, in
+    /// milliseconds. [default: 100]
+    #[arg(long, env = "WEIR_DELIVERY_POLL_MS")]
+    pub delivery_poll_ms: Option<u64>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -130,6 +143,10 @@ struct FileConfig {
     body_timeout_ms: Option<u64>,
     #[serde(alias = "idle-timeout-ms")]
     idle_timeout_ms: Option<u64>,
+    buckets: Option<BTreeMap<String, weir_delivery::sink::BucketTarget>>,
+    functions: Option<BTreeMap<String, String>>,
+    #[serde(alias = "delivery-poll-ms")]
+    delivery_poll_ms: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -157,6 +174,11 @@ pub struct ServeConfig {
     pub min_free_bytes: u64,
     pub limits: weir_aws::admission::Limits,
     pub python: String,
+    /// Firehose bucket targets by bucket name.
+    pub buckets: BTreeMap<String, weir_delivery::sink::BucketTarget>,
+    /// Firehose transform functions by name: their HTTP URLs.
+    pub functions: BTreeMap<String, String>,
+    pub delivery_poll: Duration,
 }
 
 impl ServeConfig {
@@ -278,12 +300,37 @@ impl ServeConfig {
             max_inflight_bytes,
             ..defaults
         };
+        let mut buckets = file.buckets.unwrap_or_default();
+        for b in &args.buckets {
+            let Some((name, dir)) = b.split_once('=') else {
+                bail!("--bucket: `{b}` is not NAME=DIR");
+            };
+            buckets.insert(
+                name.to_string(),
+                weir_delivery::sink::BucketTarget::Directory(PathBuf::from(dir)),
+            );
+        }
+        let mut functions = file.functions.unwrap_or_default();
+        for f in &args.functions {
+            let Some((name, url)) = f.split_once('=') else {
+                bail!("--function: `{f}` is not NAME=URL");
+            };
+            functions.insert(name.to_string(), url.to_string());
+        }
+        let delivery_poll = positive_ms(
+            "delivery-poll-ms",
+            args.delivery_poll_ms.or(file.delivery_poll_ms),
+            Duration::from_millis(100),
+        )?;
         Ok(Self {
             python: args
                 .python
                 .clone()
                 .or(file.python.clone())
                 .unwrap_or_else(|| "python3".into()),
+            buckets,
+            functions,
+            delivery_poll,
             min_free_bytes: args
                 .min_free_bytes
                 .or(file.min_free_bytes)
@@ -353,6 +400,57 @@ mod tests {
         );
         assert!(parse_durability("interval:0").is_err());
         assert!(parse_durability("sometimes").is_err());
+    }
+
+    #[test]
+    fn firehose_buckets_and_functions_from_flags_and_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("weir.toml");
+        std::fs::write(
+            &path,
+            r#"
+delivery-poll-ms = 250
+[buckets]
+logs = { Directory = "/srv/logs" }
+[buckets.lake.S3]
+endpoint = "http://127.0.0.1:9000"
+region = "us-east-1"
+access_key_id = "k"
+secret_access_key = "s"
+path_style = true
+[functions]
+upper = "http://127.0.0.1:9100/upper"
+"#,
+        )
+        .unwrap();
+        let c = ServeConfig::from_args(ServeArgs {
+            config: Some(path),
+            buckets: vec!["tmp=/tmp/t".into()],
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(c.delivery_poll, Duration::from_millis(250));
+        assert!(matches!(
+            c.buckets.get("logs"),
+            Some(weir_delivery::sink::BucketTarget::Directory(d)) if d == &PathBuf::from("/srv/logs")
+        ));
+        assert!(matches!(
+            c.buckets.get("lake"),
+            Some(weir_delivery::sink::BucketTarget::S3 {
+                path_style: true,
+                ..
+            })
+        ));
+        assert!(matches!(
+            c.buckets.get("tmp"),
+            Some(weir_delivery::sink::BucketTarget::Directory(_))
+        ));
+        assert_eq!(c.functions["upper"], "http://127.0.0.1:9100/upper");
+        assert!(ServeConfig::from_args(ServeArgs {
+            buckets: vec!["no-equals".into()],
+            ..Default::default()
+        })
+        .is_err());
     }
 
     #[test]

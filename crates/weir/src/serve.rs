@@ -7,9 +7,10 @@ use anyhow::{Context, Result};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use weir_core::{Clock, SystemClock};
+use weir_delivery::{DeliveryConfig, DeliveryService};
 use weir_storage::log::LocalLog;
 use weir_storage::metadata::RedbMetadata;
-use weir_storage::StreamStore;
+use weir_storage::{MetadataStore, StreamStore};
 use weir_streams::{ServiceConfig, StreamService};
 
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -45,7 +46,7 @@ async fn serve(config: ServeConfig) -> Result<()> {
         .context("cannot open the record store")?;
     log.set_min_free_bytes(config.min_free_bytes);
     let store: Arc<dyn StreamStore> = Arc::new(log);
-    let meta = Arc::new(
+    let meta: Arc<dyn MetadataStore> = Arc::new(
         RedbMetadata::open(&dir.metadata_path()).context("cannot open the metadata store")?,
     );
     let (streams, report) = StreamService::open(
@@ -75,6 +76,15 @@ async fn serve(config: ServeConfig) -> Result<()> {
         elapsed_ms = started.elapsed().as_millis() as u64,
         "recovered"
     );
+    let firehose_metrics = Arc::new(weir_aws::firehose::metrics::FirehoseMetrics::default());
+    let (delivery, delivery_store) = open_delivery(
+        &config,
+        &dir,
+        meta.clone(),
+        streams.clone(),
+        clock.clone(),
+        firehose_metrics.clone(),
+    )?;
     let retention = streams.spawn_retention(RETENTION_EVERY);
     let autoscaler = streams.spawn_autoscaler();
     // TLS first: once the cleartext port answers, the TLS one does too.
@@ -163,7 +173,8 @@ async fn serve(config: ServeConfig) -> Result<()> {
             .with_limits(config.limits.clone())
             .with_functions(functions.clone(), mappings.clone())
             .with_schedules(schedules)
-            .with_triggers(triggers),
+            .with_triggers(triggers)
+            .with_delivery(delivery.clone(), firehose_metrics),
     );
     let tls_task = tls.map(|(listener, acceptor)| {
         tokio::spawn(weir_aws::serve_tls(
@@ -184,9 +195,57 @@ async fn serve(config: ServeConfig) -> Result<()> {
     functions.shutdown();
     retention.abort();
     autoscaler.abort();
+    tracing::info!("shutting down: writing delivery buffers");
+    delivery.shutdown().await;
     tracing::info!("shutting down: syncing");
     store.sync_all().context("final sync failed")?;
+    delivery_store
+        .sync_all()
+        .context("final sync of the delivery store failed")?;
     Ok(())
+}
+
+/// The Firehose service: its own record store (`<data-dir>/delivery/`, which the Kinesis APIs
+/// never see), bucket targets, transform functions, and one pipeline per delivery stream.
+fn open_delivery(
+    config: &ServeConfig,
+    dir: &DataDir,
+    meta: Arc<dyn MetadataStore>,
+    streams: StreamService,
+    clock: Arc<dyn Clock>,
+    recorder: Arc<dyn weir_delivery::Recorder>,
+) -> Result<(DeliveryService, Arc<dyn StreamStore>)> {
+    let (log, _) = LocalLog::open(&dir.root.join("delivery"), config.durability, clock.clone())
+        .context("cannot open the delivery record store")?;
+    log.set_min_free_bytes(config.min_free_bytes);
+    let store: Arc<dyn StreamStore> = Arc::new(log);
+    let shared = Arc::new(weir_delivery::Shared {
+        clock,
+        buckets: Arc::new(weir_delivery::sink::Buckets::new(
+            &config.data_dir,
+            config.buckets.clone(),
+        )),
+        invoker: Arc::new(weir_delivery::transform::HttpInvoker::new(
+            config.functions.clone(),
+        )),
+        conversion: Arc::new(weir_delivery::pipeline::NoConversion),
+        recorder,
+        region: config.region.clone(),
+    });
+    let delivery = DeliveryService::open(
+        store.clone(),
+        meta,
+        Some(streams),
+        shared,
+        DeliveryConfig {
+            region: config.region.clone(),
+            account_id: config.account_id.clone(),
+            creating_delay: config.creating_delay,
+            poll_interval: config.delivery_poll,
+        },
+    )
+    .context("cannot load delivery streams")?;
+    Ok((delivery, store))
 }
 
 /// Resolves on the first SIGTERM or SIGINT; a second one exits at once.

@@ -15,6 +15,7 @@ pub mod error;
 pub mod eventstream;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod glue;
 pub mod json_out;
 pub mod kinesis;
 pub mod metering;

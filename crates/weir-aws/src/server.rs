@@ -33,6 +33,8 @@ pub struct Router {
     pub metrics: Arc<crate::metering::Metrics>,
     /// Connection, request-byte and timeout limits.
     pub admission: Arc<Admission>,
+    /// The Glue Data Catalog (`AWSGlue.*`), when served (see [`Router::with_glue`]).
+    pub glue: Option<Arc<weir_formats::Catalog>>,
 }
 
 impl Router {
@@ -42,6 +44,7 @@ impl Router {
             max_body_bytes: MAX_REQUEST_BODY_BYTES,
             metrics: Arc::default(),
             admission: Arc::new(Admission::new(admission::Limits::default())),
+            glue: None,
         }
     }
 
@@ -321,6 +324,10 @@ async fn route(router: Arc<Router>, req: Request<Incoming>) -> Response<Body> {
             )
         }
     };
+    if let Some(op) = target.as_deref().and_then(|t| t.strip_prefix("AWSGlue.")) {
+        let (headers, query) = (&parts.headers, parts.uri.query());
+        return crate::glue::respond(&router, op, enc, headers, query, body).await;
+    }
     let op = match target.as_deref().and_then(|t| t.split_once('.')) {
         Some((kinesis::TARGET_PREFIX, op)) if kinesis::is_operation(op) => op.to_string(),
         _ => return error_response(enc, &ApiError::new("UnknownOperationException", "")),

@@ -3,6 +3,8 @@
 mod bench;
 mod config;
 mod data_dir;
+mod formats;
+mod glue;
 mod serve;
 mod tls;
 
@@ -27,6 +29,11 @@ enum Command {
     /// Load a Kinesis-compatible endpoint (weir, kinesalite, kinesis-mock, ...) and report
     /// records/s, MB/s, latencies and resource use.
     Bench(bench::BenchArgs),
+    /// Record format conversion as Firehose does it: `weir formats convert` turns JSON records
+    /// into a Parquet or ORC file using a Glue table's columns.
+    Formats(formats::FormatsArgs),
+    /// The Glue Data Catalog of a running weir: create-database, create-table, get-table, ...
+    Glue(glue::GlueArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -34,6 +41,8 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Serve(args) => config::ServeConfig::from_args(args).and_then(serve::run),
         Command::Bench(args) => bench::run(args),
+        Command::Formats(args) => formats::run(args),
+        Command::Glue(args) => glue::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

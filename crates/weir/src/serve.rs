@@ -48,6 +48,10 @@ async fn serve(config: ServeConfig) -> Result<()> {
     let meta = Arc::new(
         RedbMetadata::open(&dir.metadata_path()).context("cannot open the metadata store")?,
     );
+    let catalog = weir_formats::Catalog::open_with(meta.clone(), clock.clone(), &config.account_id)
+        .map_err(anyhow::Error::msg)
+        .context("cannot open the Glue catalog")?;
+    let catalog = Arc::new(catalog);
     let (streams, report) = StreamService::open(
         store.clone(),
         meta,
@@ -128,7 +132,8 @@ async fn serve(config: ServeConfig) -> Result<()> {
         on_signal.end_subscriptions();
         let _ = stop_tx.send(true);
     });
-    let router = Arc::new(weir_aws::Router::new(streams).with_limits(config.limits.clone()));
+    let router = weir_aws::Router::new(streams).with_limits(config.limits.clone());
+    let router = Arc::new(router.with_glue(catalog));
     let tls_task = tls.map(|(listener, acceptor)| {
         tokio::spawn(weir_aws::serve_tls(
             listener,

@@ -64,7 +64,13 @@ fn convert(a: ConvertArgs) -> Result<()> {
             let text = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
             let v: serde_json::Value = serde_json::from_slice(&text).context("the table file is not JSON")?;
             // GetTable's answer ({"Table": {...}}) or the table itself.
-            let v = v.get("Table").cloned().unwrap_or(v);
+            let mut v = v.get("Table").cloned().unwrap_or(v);
+            // `aws glue get-table` prints timestamps as ISO text; conversion needs none of them.
+            if let Some(m) = v.as_object_mut() {
+                for k in ["CreateTime", "UpdateTime", "LastAccessTime", "LastAnalyzedTime"] {
+                    m.remove(k);
+                }
+            }
             serde_json::from_value(v).context("the table file is not a Glue table")?
         }
         (None, Some(cols)) => Table::from_column_spec("table", cols).map_err(anyhow::Error::msg)?,

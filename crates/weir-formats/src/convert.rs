@@ -142,25 +142,35 @@ impl Converter {
         }
     }
 
-    /// One output file from JSON records. Err only for a fault of the writer itself.
+    /// One output file from JSON records (each one or more concatenated JSON objects, as
+    /// Firehose accepts them). Err only for a fault of the writer itself.
     pub fn convert(&self, records: &[&[u8]]) -> Result<Converted, String> {
         let mut rows: Vec<Out<'_>> = Vec::with_capacity(records.len());
         let mut row_index: Vec<usize> = Vec::with_capacity(records.len());
         let mut failed = Vec::new();
         for (i, r) in records.iter().enumerate() {
-            let parsed = match serde_json::from_slice::<serde_json::Value>(r) {
-                Ok(v) => v,
-                Err(e) => {
-                    failed.push((i, format!("the record is not valid JSON: {e}")));
-                    continue;
+            // A record may hold several concatenated JSON objects (`{"a":1}{"a":2}`), each a
+            // row; the record fails as a whole if any of them does.
+            let before = rows.len();
+            let mut docs = serde_json::Deserializer::from_slice(r).into_iter::<serde_json::Value>();
+            let outcome = loop {
+                match docs.next() {
+                    None if rows.len() == before => break Err("the record holds no JSON object".to_string()),
+                    None => break Ok(()),
+                    Some(Err(e)) => break Err(format!("the record is not valid JSON: {e}")),
+                    Some(Ok(doc)) => match self.rules.object(&self.columns, doc, "") {
+                        Ok(row) => {
+                            rows.push(row);
+                            row_index.push(i);
+                        }
+                        Err(e) => break Err(e),
+                    },
                 }
             };
-            match self.rules.object(&self.columns, parsed, "") {
-                Ok(row) => {
-                    rows.push(row);
-                    row_index.push(i);
-                }
-                Err(e) => failed.push((i, e)),
+            if let Err(e) = outcome {
+                rows.truncate(before);
+                row_index.truncate(before);
+                failed.push((i, e));
             }
         }
         let mut batches = Vec::new();
@@ -204,15 +214,22 @@ impl Converter {
             Ok(None) => return Ok(()),
             Err(_) => {}
         }
-        // Find the rows the decoder refuses; write the rest.
-        let mut good: Vec<&Out<'_>> = Vec::with_capacity(chunk.len());
+        // Find the rows the decoder refuses; their records fail whole, the rest is written.
+        let mut bad = std::collections::BTreeSet::new();
         for (row, &i) in chunk.iter().zip(idx) {
             let mut one = self.decoder()?;
-            match one.serialize(std::slice::from_ref(row)).and_then(|_| one.flush()) {
-                Ok(_) => good.push(row),
-                Err(e) => failed.push((i, e.to_string())),
+            if let Err(e) = one.serialize(std::slice::from_ref(row)).and_then(|_| one.flush()) {
+                if bad.insert(i) {
+                    failed.push((i, e.to_string()));
+                }
             }
         }
+        let good: Vec<&Out<'_>> = chunk
+            .iter()
+            .zip(idx)
+            .filter(|(_, i)| !bad.contains(*i))
+            .map(|(row, _)| row)
+            .collect();
         if !good.is_empty() {
             let mut d = self.decoder()?;
             if let Some(b) = d

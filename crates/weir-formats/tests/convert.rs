@@ -308,3 +308,23 @@ fn bad_tables_are_refused_at_construction() {
     let e = Converter::new(&parquet(json!({})), &bad).unwrap_err();
     assert!(e.contains("column 'a' of table t"), "{e}");
 }
+
+#[test]
+fn a_record_of_concatenated_objects_is_several_rows_and_fails_whole() {
+    let table = Table::from_column_spec("t", "a:int").unwrap();
+    let conv = Converter::new(&parquet(json!({})), &table).unwrap();
+    let recs: Vec<&[u8]> = vec![
+        br#"{"a": 1}{"a": 2}"#,
+        b"{\"a\": 3}\n{\"a\": \"x\"}\n",
+        b"  ",
+        b"{\"a\": 4}\n",
+    ];
+    let out = conv.convert(&recs).unwrap();
+    let failed: Vec<usize> = out.failed.iter().map(|(i, _)| *i).collect();
+    assert_eq!(failed, [1, 2], "{:?}", out.failed);
+    assert_eq!(out.failed[1].1, "the record holds no JSON object");
+    let b = read_parquet(&out.file);
+    assert_eq!(b.column(0).as_primitive::<Int32Type>().values(), &[1, 2, 4]);
+    assert!(weir_formats::config::enabled(&json!({})));
+    assert!(!weir_formats::config::enabled(&json!({"Enabled": false})));
+}

@@ -55,7 +55,10 @@ fn bench(c: &mut Criterion) {
     g.throughput(Throughput::Elements(RECORDS as u64));
     g.sample_size(20);
     for (name, serializer) in [
-        ("parquet_snappy", json!({"ParquetSerDe": {"Compression": "SNAPPY"}})),
+        (
+            "parquet_snappy",
+            json!({"ParquetSerDe": {"Compression": "SNAPPY"}}),
+        ),
         ("orc_snappy", json!({"OrcSerDe": {"Compression": "SNAPPY"}})),
     ] {
         let conv = Converter::new(
@@ -66,7 +69,9 @@ fn bench(c: &mut Criterion) {
         let out = conv.convert(&refs).unwrap();
         assert!(out.failed.is_empty(), "{:?}", &out.failed[..1]);
         eprintln!("{name}: {} bytes for {} rows", out.file.len(), out.rows);
-        g.bench_function(name, |b| b.iter(|| black_box(conv.convert(black_box(&refs)).unwrap())));
+        g.bench_function(name, |b| {
+            b.iter(|| black_box(conv.convert(black_box(&refs)).unwrap()))
+        });
     }
     g.finish();
 }

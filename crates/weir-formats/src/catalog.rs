@@ -319,9 +319,7 @@ impl Catalog {
 }
 
 fn concurrent(what: &str) -> CatalogError {
-    CatalogError::ConcurrentModification(format!(
-        "{what} failed due to concurrent modifications."
-    ))
+    CatalogError::ConcurrentModification(format!("{what} failed due to concurrent modifications."))
 }
 
 /// Glue's GetTables `Expression`: alternatives separated by `|`, each a pattern where `*`
@@ -363,8 +361,12 @@ mod tests {
 
     fn catalog() -> (Catalog, Arc<ManualClock>) {
         let clock = Arc::new(ManualClock::new(1_700_000_000_000));
-        let c = Catalog::open_with(Arc::new(MemoryMetadata::default()), clock.clone(), "123456789012")
-            .unwrap();
+        let c = Catalog::open_with(
+            Arc::new(MemoryMetadata::default()),
+            clock.clone(),
+            "123456789012",
+        )
+        .unwrap();
         (c, clock)
     }
 
@@ -422,10 +424,17 @@ mod tests {
             )
         );
 
-        c.create_table("sales", Table::from_column_spec("returns", "a:int").unwrap())
-            .unwrap();
+        c.create_table(
+            "sales",
+            Table::from_column_spec("returns", "a:int").unwrap(),
+        )
+        .unwrap();
         let names = |e: Option<&str>| -> Vec<String> {
-            c.tables("sales", e).unwrap().into_iter().map(|t| t.name).collect()
+            c.tables("sales", e)
+                .unwrap()
+                .into_iter()
+                .map(|t| t.name)
+                .collect()
         };
         assert_eq!(names(None), ["orders", "returns"]);
         assert_eq!(names(Some("ret*")), ["returns"]);

@@ -115,7 +115,10 @@ fn enum_field<'a>(
 
 /// Whether a DataFormatConversionConfiguration converts at all (`Enabled`, true by default).
 pub fn enabled(config: &Value) -> bool {
-    config.get("Enabled").and_then(Value::as_bool).unwrap_or(true)
+    config
+        .get("Enabled")
+        .and_then(Value::as_bool)
+        .unwrap_or(true)
 }
 
 impl ConversionConfig {

@@ -155,7 +155,9 @@ impl Converter {
             let mut docs = serde_json::Deserializer::from_slice(r).into_iter::<serde_json::Value>();
             let outcome = loop {
                 match docs.next() {
-                    None if rows.len() == before => break Err("the record holds no JSON object".to_string()),
+                    None if rows.len() == before => {
+                        break Err("the record holds no JSON object".to_string())
+                    }
                     None => break Ok(()),
                     Some(Err(e)) => break Err(format!("the record is not valid JSON: {e}")),
                     Some(Ok(doc)) => match self.rules.object(&self.columns, doc, "") {
@@ -218,7 +220,10 @@ impl Converter {
         let mut bad = std::collections::BTreeSet::new();
         for (row, &i) in chunk.iter().zip(idx) {
             let mut one = self.decoder()?;
-            if let Err(e) = one.serialize(std::slice::from_ref(row)).and_then(|_| one.flush()) {
+            if let Err(e) = one
+                .serialize(std::slice::from_ref(row))
+                .and_then(|_| one.flush())
+            {
                 if bad.insert(i) {
                     failed.push((i, e.to_string()));
                 }
@@ -265,7 +270,8 @@ impl Converter {
             .set_created_by(format!("weir-formats {}", env!("CARGO_PKG_VERSION")))
             .build();
         let err = |e: parquet::errors::ParquetError| format!("Parquet writer failed: {e}");
-        let mut w = ArrowWriter::try_new(Vec::new(), self.schema.clone(), Some(props)).map_err(err)?;
+        let mut w =
+            ArrowWriter::try_new(Vec::new(), self.schema.clone(), Some(props)).map_err(err)?;
         for b in batches {
             w.write(b).map_err(err)?;
             // BlockSizeBytes bounds a row group, as in Firehose's writer.
@@ -286,7 +292,9 @@ impl Converter {
             .with_stripe_byte_size(o.stripe_size_bytes);
         builder = match o.compression {
             OrcCodec::None => builder,
-            OrcCodec::Zlib => builder.with_compression(orc_rust::compression::CompressionType::Zlib),
+            OrcCodec::Zlib => {
+                builder.with_compression(orc_rust::compression::CompressionType::Zlib)
+            }
             OrcCodec::Snappy => {
                 builder.with_compression(orc_rust::compression::CompressionType::Snappy)
             }

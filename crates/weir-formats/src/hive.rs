@@ -37,10 +37,7 @@ pub enum HiveType {
 impl HiveType {
     /// Parses a whole type string; Err names what was wrong and where.
     pub fn parse(text: &str) -> Result<HiveType, String> {
-        let mut p = Parser {
-            src: text,
-            pos: 0,
-        };
+        let mut p = Parser { src: text, pos: 0 };
         let t = p.parse_type()?;
         p.skip_ws();
         if p.pos != text.len() {
@@ -322,12 +319,7 @@ impl<'a> Parser<'a> {
                     self.src
                 ))
             }
-            other => {
-                return Err(format!(
-                    "unknown type '{other}' in type '{}'",
-                    self.src
-                ))
-            }
+            other => return Err(format!("unknown type '{other}' in type '{}'", self.src)),
         })
     }
 }
@@ -402,7 +394,10 @@ mod tests {
         for (s, want) in [
             ("strin", "unknown type 'strin'"),
             ("array<int", "expected '>'"),
-            ("map<array<int>,int>", "map keys must be of a primitive type"),
+            (
+                "map<array<int>,int>",
+                "map keys must be of a primitive type",
+            ),
             ("decimal(40,2)", "outside 1..=38"),
             ("decimal(5,6)", "larger than its precision"),
             ("struct<a:int,a:int>", "duplicate struct field"),

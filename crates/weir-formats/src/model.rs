@@ -203,8 +203,13 @@ mod tests {
 
     #[test]
     fn column_spec() {
-        let t = Table::from_column_spec("t", "a:string, b:decimal(10,2),c:map<string,int>").unwrap();
-        let types: Vec<_> = t.columns().iter().map(|c| c.type_.clone().unwrap()).collect();
+        let t =
+            Table::from_column_spec("t", "a:string, b:decimal(10,2),c:map<string,int>").unwrap();
+        let types: Vec<_> = t
+            .columns()
+            .iter()
+            .map(|c| c.type_.clone().unwrap())
+            .collect();
         assert_eq!(types, ["string", "decimal(10,2)", "map<string,int>"]);
         assert!(Table::from_column_spec("t", "a").is_err());
         assert!(Table::from_column_spec("t", "a:nope").is_err());

@@ -19,7 +19,11 @@ use std::collections::HashMap;
 #[derive(Debug)]
 pub enum Shape {
     String,
-    Int { name: &'static str, min: i64, max: i64 },
+    Int {
+        name: &'static str,
+        min: i64,
+        max: i64,
+    },
     Float32,
     Float64,
     Boolean,
@@ -172,7 +176,7 @@ pub struct KeyRules {
 }
 
 impl KeyRules {
-    fn lookup<'f>(&self, fields: &'f Fields, key: &str) -> Option<usize> {
+    fn lookup(&self, fields: &Fields, key: &str) -> Option<usize> {
         let needs_work = (self.dots_to_underscores && key.contains('.'))
             || (self.case_insensitive && key.bytes().any(|b| b.is_ascii_uppercase() || b >= 0x80));
         if !needs_work {
@@ -282,7 +286,11 @@ impl KeyRules {
                     .micros(&v)
                     .map_err(|e| format!("{path}: {e}"))?,
             ),
-            Shape::Date => Out::I64(timestamp::days(&v).map_err(|e| format!("{path}: {e}"))?.into()),
+            Shape::Date => Out::I64(
+                timestamp::days(&v)
+                    .map_err(|e| format!("{path}: {e}"))?
+                    .into(),
+            ),
             Shape::Binary => match &v {
                 Value::String(s) => {
                     let bytes = base64_simd::STANDARD

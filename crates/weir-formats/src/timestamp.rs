@@ -173,12 +173,12 @@ pub fn days(v: &Value) -> Result<i32, String> {
             let date = NaiveDate::parse_from_str(t, "%Y-%m-%d")
                 .ok()
                 .or_else(|| {
-                    iso_or_sql(t).and_then(|us| {
-                        DateTime::from_timestamp_micros(us).map(|d| d.date_naive())
-                    })
+                    iso_or_sql(t)
+                        .and_then(|us| DateTime::from_timestamp_micros(us).map(|d| d.date_naive()))
                 })
                 .ok_or_else(|| format!("cannot parse {v} as a date"))?;
-            i32::try_from((date - epoch).num_days()).map_err(|_| format!("date {v} is out of range"))
+            i32::try_from((date - epoch).num_days())
+                .map_err(|_| format!("date {v} is out of range"))
         }
         _ => Err(format!("cannot parse {v} as a date")),
     }
@@ -307,7 +307,12 @@ mod tests {
         ] {
             assert_eq!(r.micros(&v).unwrap(), want, "{v}");
         }
-        for v in [json!("yesterday"), json!(true), json!({"a": 1}), json!("2018-02-07")] {
+        for v in [
+            json!("yesterday"),
+            json!(true),
+            json!({"a": 1}),
+            json!("2018-02-07"),
+        ] {
             assert!(r.micros(&v).is_err(), "{v}");
         }
     }
@@ -317,11 +322,16 @@ mod tests {
         let r = TimestampReader::hive(&[]).unwrap();
         assert_eq!(r.micros(&json!("2018-02-07 19:58:48")).unwrap(), T);
         assert!(r.micros(&json!(1518033528)).is_err());
-        let r = TimestampReader::hive(&["millis".into(), "dd/MM/yyyy HH:mm:ss.SSS".into()]).unwrap();
+        let r =
+            TimestampReader::hive(&["millis".into(), "dd/MM/yyyy HH:mm:ss.SSS".into()]).unwrap();
         assert_eq!(r.micros(&json!(1518033528123i64)).unwrap(), T + 123_000);
-        assert_eq!(r.micros(&json!("07/02/2018 19:58:48.500")).unwrap(), T + 500_000);
+        assert_eq!(
+            r.micros(&json!("07/02/2018 19:58:48.500")).unwrap(),
+            T + 500_000
+        );
         assert_eq!(r.micros(&json!("2018-02-07 19:58:48")).unwrap(), T);
-        let r = TimestampReader::hive(&["yyyy-MM-dd'T'HH:mm:ssZZ".into(), "yyyyMMdd".into()]).unwrap();
+        let r =
+            TimestampReader::hive(&["yyyy-MM-dd'T'HH:mm:ssZZ".into(), "yyyyMMdd".into()]).unwrap();
         assert_eq!(r.micros(&json!("2018-02-07T20:58:48+01:00")).unwrap(), T);
         assert_eq!(r.micros(&json!("20180207")).unwrap(), T - 71_928_000_000);
         assert!(TimestampReader::hive(&["yyyy-qq".into()]).is_err());

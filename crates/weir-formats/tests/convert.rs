@@ -22,7 +22,10 @@ fn parquet(extra: Value) -> Value {
 fn convert(config: &Value, columns: &str, records: &[Value]) -> weir_formats::Converted {
     let table = Table::from_column_spec("t", columns).unwrap();
     let conv = Converter::new(config, &table).unwrap();
-    let bytes: Vec<Vec<u8>> = records.iter().map(|r| serde_json::to_vec(r).unwrap()).collect();
+    let bytes: Vec<Vec<u8>> = records
+        .iter()
+        .map(|r| serde_json::to_vec(r).unwrap())
+        .collect();
     let refs: Vec<&[u8]> = bytes.iter().map(Vec::as_slice).collect();
     conv.convert(&refs).unwrap()
 }
@@ -59,7 +62,9 @@ fn flat_types_round_trip_with_nulls_and_failures() {
     );
     let failed: Vec<usize> = out.failed.iter().map(|(i, _)| *i).collect();
     assert_eq!(failed, [2, 3, 4], "{:?}", out.failed);
-    assert!(out.failed[0].1.contains("id: cannot convert \"not a number\" to bigint"));
+    assert!(out.failed[0]
+        .1
+        .contains("id: cannot convert \"not a number\" to bigint"));
     assert!(out.failed[2].1.contains("tiny"), "{}", out.failed[2].1);
     assert_eq!(out.rows, 3);
 
@@ -74,12 +79,33 @@ fn flat_types_round_trip_with_nulls_and_failures() {
     let ok = b.column_by_name("ok").unwrap().as_boolean();
     assert!(ok.value(0) && !ok.value(1) && ok.is_null(2));
     assert_eq!(
-        b.column_by_name("score").unwrap().as_primitive::<Float64Type>().value(0),
+        b.column_by_name("score")
+            .unwrap()
+            .as_primitive::<Float64Type>()
+            .value(0),
         1.5
     );
-    assert_eq!(b.column_by_name("small").unwrap().as_primitive::<Int16Type>().value(0), 7);
-    assert_eq!(b.column_by_name("tiny").unwrap().as_primitive::<Int8Type>().value(0), -3);
-    assert_eq!(b.column_by_name("n").unwrap().as_primitive::<Int32Type>().value(0), 10);
+    assert_eq!(
+        b.column_by_name("small")
+            .unwrap()
+            .as_primitive::<Int16Type>()
+            .value(0),
+        7
+    );
+    assert_eq!(
+        b.column_by_name("tiny")
+            .unwrap()
+            .as_primitive::<Int8Type>()
+            .value(0),
+        -3
+    );
+    assert_eq!(
+        b.column_by_name("n")
+            .unwrap()
+            .as_primitive::<Int32Type>()
+            .value(0),
+        10
+    );
     let ts_col = b.column_by_name("ts").unwrap();
     assert_eq!(
         ts_col.data_type(),
@@ -90,7 +116,10 @@ fn flat_types_round_trip_with_nulls_and_failures() {
     assert_eq!(ts.value(0), 1_518_033_528_123_456);
     assert_eq!(ts.value(1), 1_518_033_528_000_000);
     assert_eq!(ts.value(2), 1_518_033_528_123_000);
-    let day = b.column_by_name("day").unwrap().as_primitive::<Date32Type>();
+    let day = b
+        .column_by_name("day")
+        .unwrap()
+        .as_primitive::<Date32Type>();
     assert_eq!(day.value(0), 17569);
 }
 
@@ -131,10 +160,20 @@ fn nested_types_round_trip() {
     assert!(attrs.is_null(1));
 
     let user = b.column_by_name("user").unwrap().as_struct();
-    assert_eq!(user.column_by_name("name").unwrap().as_string::<i32>().value(0), "n");
+    assert_eq!(
+        user.column_by_name("name")
+            .unwrap()
+            .as_string::<i32>()
+            .value(0),
+        "n"
+    );
     let address = user.column_by_name("address").unwrap().as_struct();
     assert_eq!(
-        address.column_by_name("zip").unwrap().as_primitive::<Int32Type>().value(0),
+        address
+            .column_by_name("zip")
+            .unwrap()
+            .as_primitive::<Int32Type>()
+            .value(0),
         123
     );
     assert!(user.is_null(1));
@@ -156,8 +195,14 @@ fn every_parquet_codec_is_written_as_asked() {
         ("GZIP", Compression::GZIP(Default::default())),
         ("ZSTD", Compression::ZSTD(Default::default())),
     ] {
-        let records: Vec<Value> = (0..100).map(|i| json!({"a": format!("value {i}"), "b": i})).collect();
-        let out = convert(&parquet(json!({"Compression": name})), "a:string,b:bigint", &records);
+        let records: Vec<Value> = (0..100)
+            .map(|i| json!({"a": format!("value {i}"), "b": i}))
+            .collect();
+        let out = convert(
+            &parquet(json!({"Compression": name})),
+            "a:string,b:bigint",
+            &records,
+        );
         let reader = SerializedFileReader::new(Bytes::from(out.file.clone())).unwrap();
         let rg = reader.metadata().row_group(0);
         let got = rg.column(0).compression();
@@ -179,10 +224,21 @@ fn writer_version_and_dictionary_options() {
         "a:string",
         &records,
     );
-    let meta = |f: &[u8]| SerializedFileReader::new(Bytes::copy_from_slice(f)).unwrap().metadata().clone();
+    let meta = |f: &[u8]| {
+        SerializedFileReader::new(Bytes::copy_from_slice(f))
+            .unwrap()
+            .metadata()
+            .clone()
+    };
     assert_eq!(meta(&v1.file).file_metadata().version(), 1);
     assert_eq!(meta(&v2.file).file_metadata().version(), 2);
-    let has_dict = |f: &[u8]| meta(f).row_group(0).column(0).dictionary_page_offset().is_some();
+    let has_dict = |f: &[u8]| {
+        meta(f)
+            .row_group(0)
+            .column(0)
+            .dictionary_page_offset()
+            .is_some()
+    };
     assert!(!has_dict(&v1.file), "Firehose's default: no dictionary");
     assert!(has_dict(&v2.file));
 }
@@ -191,17 +247,21 @@ fn writer_version_and_dictionary_options() {
 fn openx_key_options() {
     let records = vec![json!({"Event.Type": "click", "ts_key": 1518033528, "Mixed": 1})];
     let out = convert(
-        &parquet(json!({})).as_object().cloned().map(|mut m| {
-            m.insert(
-                "InputFormatConfiguration".into(),
-                json!({"Deserializer": {"OpenXJsonSerDe": {
-                    "ConvertDotsInJsonKeysToUnderscores": true,
-                    "CaseInsensitive": false,
-                    "ColumnToJsonKeyMappings": {"when": "ts_key"}
-                }}}),
-            );
-            Value::Object(m)
-        }).unwrap(),
+        &parquet(json!({}))
+            .as_object()
+            .cloned()
+            .map(|mut m| {
+                m.insert(
+                    "InputFormatConfiguration".into(),
+                    json!({"Deserializer": {"OpenXJsonSerDe": {
+                        "ConvertDotsInJsonKeysToUnderscores": true,
+                        "CaseInsensitive": false,
+                        "ColumnToJsonKeyMappings": {"when": "ts_key"}
+                    }}}),
+                );
+                Value::Object(m)
+            })
+            .unwrap(),
         "Event_Type:string,when:timestamp,mixed:int",
         &records,
     );
@@ -212,7 +272,10 @@ fn openx_key_options() {
     assert!(b.column_by_name("event_type").unwrap().is_null(0));
     assert!(b.column_by_name("mixed").unwrap().is_null(0));
     assert_eq!(
-        b.column_by_name("when").unwrap().as_primitive::<TimestampMicrosecondType>().value(0),
+        b.column_by_name("when")
+            .unwrap()
+            .as_primitive::<TimestampMicrosecondType>()
+            .value(0),
         1_518_033_528_000_000
     );
 
@@ -224,8 +287,20 @@ fn openx_key_options() {
         &records,
     );
     let b = read_parquet(&out.file);
-    assert_eq!(b.column_by_name("event_type").unwrap().as_string::<i32>().value(0), "click");
-    assert_eq!(b.column_by_name("mixed").unwrap().as_primitive::<Int32Type>().value(0), 1);
+    assert_eq!(
+        b.column_by_name("event_type")
+            .unwrap()
+            .as_string::<i32>()
+            .value(0),
+        "click"
+    );
+    assert_eq!(
+        b.column_by_name("mixed")
+            .unwrap()
+            .as_primitive::<Int32Type>()
+            .value(0),
+        1
+    );
 }
 
 #[test]
@@ -237,7 +312,12 @@ fn hive_serde_timestamp_formats() {
     let out = convert(
         &config,
         "t:timestamp",
-        &[json!({"t": 1518033528123i64}), json!({"t": "07/02/2018 19:58"}), json!({"t": "2018-02-07 19:58:48"}), json!({"t": "garbage"})],
+        &[
+            json!({"t": 1518033528123i64}),
+            json!({"t": "07/02/2018 19:58"}),
+            json!({"t": "2018-02-07 19:58:48"}),
+            json!({"t": "garbage"}),
+        ],
     );
     assert_eq!(out.failed.len(), 1);
     assert_eq!(out.failed[0].0, 3);
@@ -268,31 +348,56 @@ fn invalid_json_and_overflowing_decimals_fail_alone() {
 
 #[test]
 fn orc_round_trip_and_refusal_of_nested_columns() {
-    let config = json!({"OutputFormatConfiguration": {"Serializer": {"OrcSerDe": {"Compression": "ZLIB"}}}});
-    let records = vec![
+    let config =
+        json!({"OutputFormatConfiguration": {"Serializer": {"OrcSerDe": {"Compression": "ZLIB"}}}});
+    let records = [
         json!({"id": 1, "name": "a", "ts": "2018-02-07T19:58:48Z", "ok": true, "x": 2.5}),
         json!({"id": 2}),
         json!({"id": "bad"}),
     ];
-    let table = Table::from_column_spec("t", "id:bigint,name:string,ts:timestamp,ok:boolean,x:double").unwrap();
+    let table = Table::from_column_spec(
+        "t",
+        "id:bigint,name:string,ts:timestamp,ok:boolean,x:double",
+    )
+    .unwrap();
     let conv = Converter::new(&config, &table).unwrap();
     assert_eq!(conv.extension(), ".orc");
-    let bytes: Vec<Vec<u8>> = records.iter().map(|r| serde_json::to_vec(r).unwrap()).collect();
+    let bytes: Vec<Vec<u8>> = records
+        .iter()
+        .map(|r| serde_json::to_vec(r).unwrap())
+        .collect();
     let refs: Vec<&[u8]> = bytes.iter().map(Vec::as_slice).collect();
     let out = conv.convert(&refs).unwrap();
     assert_eq!(out.failed.len(), 1);
-    let reader = orc_rust::ArrowReaderBuilder::try_new(Bytes::from(out.file)).unwrap().build();
+    let reader = orc_rust::ArrowReaderBuilder::try_new(Bytes::from(out.file))
+        .unwrap()
+        .build();
     let batches: Vec<RecordBatch> = reader.map(Result::unwrap).collect();
     let b = &batches[0];
     assert_eq!(b.num_rows(), 2);
-    assert_eq!(b.column_by_name("id").unwrap().as_primitive::<Int64Type>().values(), &[1, 2]);
+    assert_eq!(
+        b.column_by_name("id")
+            .unwrap()
+            .as_primitive::<Int64Type>()
+            .values(),
+        &[1, 2]
+    );
     assert!(b.column_by_name("name").unwrap().is_null(1));
 
-    for cols in ["a:array<int>", "a:struct<b:int>", "a:map<string,int>", "a:decimal(5,2)"] {
+    for cols in [
+        "a:array<int>",
+        "a:struct<b:int>",
+        "a:map<string,int>",
+        "a:decimal(5,2)",
+    ] {
         let e = Converter::new(&config, &Table::from_column_spec("t", cols).unwrap()).unwrap_err();
         assert!(e.contains("ORC output supports only flat columns"), "{e}");
     }
-    let conv = Converter::new(&parquet(json!({})), &Table::from_column_spec("t", "a:int").unwrap()).unwrap();
+    let conv = Converter::new(
+        &parquet(json!({})),
+        &Table::from_column_spec("t", "a:int").unwrap(),
+    )
+    .unwrap();
     assert_eq!(conv.extension(), ".parquet");
 }
 
@@ -302,9 +407,17 @@ fn bad_tables_are_refused_at_construction() {
         name: "t".into(),
         ..Table::default()
     };
-    assert!(Converter::new(&parquet(json!({})), &empty).unwrap_err().contains("has no columns"));
+    assert!(Converter::new(&parquet(json!({})), &empty)
+        .unwrap_err()
+        .contains("has no columns"));
     let mut bad = Table::from_column_spec("t", "a:int").unwrap();
-    bad.storage_descriptor.as_mut().unwrap().columns.as_mut().unwrap()[0].type_ = Some("array<".into());
+    bad.storage_descriptor
+        .as_mut()
+        .unwrap()
+        .columns
+        .as_mut()
+        .unwrap()[0]
+        .type_ = Some("array<".into());
     let e = Converter::new(&parquet(json!({})), &bad).unwrap_err();
     assert!(e.contains("column 'a' of table t"), "{e}");
 }

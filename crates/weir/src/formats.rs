@@ -61,13 +61,20 @@ pub fn run(args: FormatsArgs) -> Result<()> {
 fn convert(a: ConvertArgs) -> Result<()> {
     let table: Table = match (&a.table_json, &a.columns) {
         (Some(path), _) => {
-            let text = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-            let v: serde_json::Value = serde_json::from_slice(&text).context("the table file is not JSON")?;
+            let text =
+                std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+            let v: serde_json::Value =
+                serde_json::from_slice(&text).context("the table file is not JSON")?;
             // GetTable's answer ({"Table": {...}}) or the table itself.
             let mut v = v.get("Table").cloned().unwrap_or(v);
             // `aws glue get-table` prints timestamps as ISO text; conversion needs none of them.
             if let Some(m) = v.as_object_mut() {
-                for k in ["CreateTime", "UpdateTime", "LastAccessTime", "LastAnalyzedTime"] {
+                for k in [
+                    "CreateTime",
+                    "UpdateTime",
+                    "LastAccessTime",
+                    "LastAnalyzedTime",
+                ] {
                     m.remove(k);
                 }
             }
@@ -92,7 +99,10 @@ fn convert(a: ConvertArgs) -> Result<()> {
     };
     let converter = Converter::new(&config, &table).map_err(anyhow::Error::msg)?;
     let mut input = Vec::new();
-    std::io::stdin().lock().read_to_end(&mut input).context("cannot read stdin")?;
+    std::io::stdin()
+        .lock()
+        .read_to_end(&mut input)
+        .context("cannot read stdin")?;
     let records: Vec<&[u8]> = input
         .split(|&b| b == b'\n')
         .filter(|l| l.iter().any(|b| !b.is_ascii_whitespace()))
@@ -103,7 +113,9 @@ fn convert(a: ConvertArgs) -> Result<()> {
     for (index, message) in &out.failed {
         writeln!(err, "{}", json!({"index": index, "message": message}))?;
     }
-    std::io::stdout().write_all(&out.file).context("cannot write stdout")?;
+    std::io::stdout()
+        .write_all(&out.file)
+        .context("cannot write stdout")?;
     eprintln!(
         "weir formats: {} records converted, {} failed, {} bytes ({})",
         out.rows,

@@ -23,7 +23,12 @@ const AUTHORIZATION: &str = "AWS4-HMAC-SHA256 Credential=weir/20260101/us-east-1
 #[derive(Debug, Args)]
 pub struct GlueArgs {
     /// The weir endpoint.
-    #[arg(long, env = "WEIR_ENDPOINT", default_value = "http://127.0.0.1:4567", global = true)]
+    #[arg(
+        long,
+        env = "WEIR_ENDPOINT",
+        default_value = "http://127.0.0.1:4567",
+        global = true
+    )]
     endpoint: String,
     #[command(subcommand)]
     command: GlueCommand,
@@ -101,10 +106,9 @@ pub fn run(args: GlueArgs) -> Result<()> {
                 json!({"DatabaseName": database, "TableInput": t}),
             )
         }
-        GlueCommand::GetTable { database, table } => (
-            "GetTable",
-            json!({"DatabaseName": database, "Name": table}),
-        ),
+        GlueCommand::GetTable { database, table } => {
+            ("GetTable", json!({"DatabaseName": database, "Name": table}))
+        }
         GlueCommand::GetTables { database } => ("GetTables", json!({"DatabaseName": database})),
         GlueCommand::DeleteTable { database, table } => (
             "DeleteTable",
@@ -120,7 +124,9 @@ pub fn run(args: GlueArgs) -> Result<()> {
         bail!(
             "{}: {}",
             v["__type"].as_str().unwrap_or("error"),
-            v["message"].as_str().unwrap_or(&String::from_utf8_lossy(&answer))
+            v["message"]
+                .as_str()
+                .unwrap_or(&String::from_utf8_lossy(&answer))
         );
     }
     println!("{}", serde_json::to_string_pretty(&v)?);

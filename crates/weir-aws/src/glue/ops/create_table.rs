@@ -32,7 +32,10 @@ pub(crate) fn validate_table_input(v: &mut Violations, t: &Table) {
     if let Some(tt) = &t.table_type {
         v.str_len("tableInput.tableType", tt, 0, 255);
     }
-    let columns = t.storage_descriptor.as_ref().and_then(|sd| sd.columns.as_ref());
+    let columns = t
+        .storage_descriptor
+        .as_ref()
+        .and_then(|sd| sd.columns.as_ref());
     for (i, c) in columns.into_iter().flatten().enumerate() {
         let path = format!("tableInput.storageDescriptor.columns.{}.member", i + 1);
         name(v, &format!("{path}.name"), &Some(c.name.clone()), true);

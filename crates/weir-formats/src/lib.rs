@@ -36,3 +36,11 @@ pub use catalog::{Catalog, CatalogError, CatalogResult};
 pub use convert::{Converted, Converter, MALFORMED_DATA};
 pub use hive::HiveType;
 pub use model::{Column, Database, SerDeInfo, StorageDescriptor, Table};
+
+/// The pipeline shares one catalog and one converter per delivery stream across tasks.
+#[cfg(feature = "convert")]
+const _: () = {
+    const fn shared<T: Send + Sync>() {}
+    shared::<Catalog>();
+    shared::<Converter>();
+};

@@ -27,7 +27,10 @@ pub enum Shape {
     Float32,
     Float64,
     Boolean,
-    Decimal,
+    Decimal {
+        precision: u8,
+        scale: i8,
+    },
     Timestamp,
     Date,
     Binary,
@@ -85,7 +88,10 @@ impl Shape {
             HiveType::Float => Shape::Float32,
             HiveType::Double => Shape::Float64,
             HiveType::Boolean => Shape::Boolean,
-            HiveType::Decimal { .. } => Shape::Decimal,
+            HiveType::Decimal { precision, scale } => Shape::Decimal {
+                precision: *precision,
+                scale: *scale,
+            },
             HiveType::Timestamp => Shape::Timestamp,
             HiveType::Date => Shape::Date,
             HiveType::Binary => Shape::Binary,
@@ -124,8 +130,6 @@ pub enum Out<'s> {
     I64(i64),
     F64(f64),
     Str(String),
-    /// A decimal as JSON gave it (arrow parses the digits; no float rounding on the way).
-    Number(serde_json::Number),
     List(Vec<Out<'s>>),
     Map(Vec<(String, Out<'s>)>),
     Struct(&'s [String], Vec<Out<'s>>),
@@ -139,7 +143,6 @@ impl Serialize for Out<'_> {
             Out::I64(i) => s.serialize_i64(*i),
             Out::F64(f) => s.serialize_f64(*f),
             Out::Str(t) => s.serialize_str(t),
-            Out::Number(n) => n.serialize(s),
             Out::List(items) => {
                 let mut seq = s.serialize_seq(Some(items.len()))?;
                 for i in items {
@@ -276,11 +279,21 @@ impl KeyRules {
                 Value::String(s) if s.eq_ignore_ascii_case("false") => Out::Bool(false),
                 _ => return Err(fail("boolean", &v)),
             },
-            Shape::Decimal => match v {
-                Value::Number(n) => Out::Number(n),
-                Value::String(s) if is_decimal_text(s.trim()) => Out::Str(s.trim().to_string()),
-                other => return Err(fail("decimal", &other)),
-            },
+            Shape::Decimal { precision, scale } => {
+                let text = match &v {
+                    Value::Number(n) => match n.as_f64() {
+                        Some(f) if n.is_f64() => format!("{f}"),
+                        _ => n.to_string(),
+                    },
+                    Value::String(s) => s.trim().to_string(),
+                    _ => return Err(fail("decimal", &v)),
+                };
+                let what = format!("decimal({precision},{scale})");
+                match round_decimal(&text, *precision, *scale) {
+                    Some(d) => Out::Str(d),
+                    None => return Err(fail(&what, &v)),
+                }
+            }
             Shape::Timestamp => Out::I64(
                 self.timestamps
                     .micros(&v)
@@ -330,12 +343,64 @@ impl KeyRules {
     }
 }
 
-fn is_decimal_text(s: &str) -> bool {
-    let s = s.strip_prefix(['-', '+']).unwrap_or(s);
-    let (int, frac) = s.split_once('.').unwrap_or((s, ""));
-    !(int.is_empty() && frac.is_empty())
-        && int.bytes().all(|b| b.is_ascii_digit())
-        && frac.bytes().all(|b| b.is_ascii_digit())
+/// Decimal text rounded half-up to `scale` digits (as Hive's HiveDecimal does), or None when it
+/// is not a plain decimal number or its integer part needs more than `precision - scale`
+/// digits.
+fn round_decimal(text: &str, precision: u8, scale: i8) -> Option<String> {
+    let (neg, body) = match text.strip_prefix('-') {
+        Some(b) => (true, b),
+        None => (false, text.strip_prefix('+').unwrap_or(text)),
+    };
+    let (int, frac) = body.split_once('.').unwrap_or((body, ""));
+    if (int.is_empty() && frac.is_empty())
+        || !int.bytes().all(|b| b.is_ascii_digit())
+        || !frac.bytes().all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    let scale = scale.max(0) as usize;
+    // All digits, scaled: int ++ frac padded or cut to `scale`, then the half-up carry.
+    let mut digits: Vec<u8> = int.trim_start_matches('0').bytes().collect();
+    let kept: Vec<u8> = frac
+        .bytes()
+        .chain(std::iter::repeat(b'0'))
+        .take(scale)
+        .collect();
+    digits.extend_from_slice(&kept);
+    if frac.as_bytes().get(scale).is_some_and(|&d| d >= b'5') {
+        let mut i = digits.len();
+        loop {
+            if i == 0 {
+                digits.insert(0, b'1');
+                break;
+            }
+            i -= 1;
+            if digits[i] == b'9' {
+                digits[i] = b'0';
+            } else {
+                digits[i] += 1;
+                break;
+            }
+        }
+    }
+    let int_len = digits.len().saturating_sub(scale);
+    if int_len > usize::from(precision).saturating_sub(scale) {
+        return None;
+    }
+    while digits.len() < scale + 1 {
+        digits.insert(0, b'0');
+    }
+    let split = digits.len() - scale;
+    let mut out = String::with_capacity(digits.len() + 2);
+    if neg && digits.iter().any(|&d| d != b'0') {
+        out.push('-');
+    }
+    out.push_str(std::str::from_utf8(&digits[..split]).ok()?);
+    if scale > 0 {
+        out.push('.');
+        out.push_str(std::str::from_utf8(&digits[split..]).ok()?);
+    }
+    Some(out)
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -400,6 +465,26 @@ mod tests {
             serde_json::to_value(&out).unwrap(),
             json!({"user_id": 7, "a_b": "1.5", "inner": {"x": 3}})
         );
+    }
+
+    #[test]
+    fn decimals_round_half_up_and_must_fit() {
+        for (text, p, sc, want) in [
+            ("12.345", 10, 2, Some("12.35")),
+            ("12.344", 10, 2, Some("12.34")),
+            ("-0.005", 10, 2, Some("-0.01")),
+            ("-0.004", 10, 2, Some("0.00")),
+            ("99.995", 4, 2, None),
+            ("99.994", 4, 2, Some("99.99")),
+            ("5", 4, 2, Some("5.00")),
+            (".5", 3, 0, Some("1")),
+            ("007.1", 3, 1, Some("7.1")),
+            ("1e5", 10, 2, None),
+            ("", 10, 2, None),
+            ("1.2.3", 10, 2, None),
+        ] {
+            assert_eq!(round_decimal(text, p, sc).as_deref(), want, "{text}");
+        }
     }
 
     #[test]

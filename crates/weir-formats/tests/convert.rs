@@ -441,3 +441,25 @@ fn a_record_of_concatenated_objects_is_several_rows_and_fails_whole() {
     assert!(weir_formats::config::enabled(&json!({})));
     assert!(!weir_formats::config::enabled(&json!({"Enabled": false})));
 }
+
+#[test]
+fn decimals_round_like_hive() {
+    let out = convert(
+        &parquet(json!({})),
+        "d:decimal(6,2)",
+        &[
+            json!({"d": 1.239}),
+            json!({"d": "-2.005"}),
+            json!({"d": 12345}),
+            json!({"d": 1234.5}),
+        ],
+    );
+    let failed: Vec<usize> = out.failed.iter().map(|(i, _)| *i).collect();
+    assert_eq!(failed, [2], "{:?}", out.failed);
+    assert_eq!(out.failed[0].1, "d: cannot convert 12345 to decimal(6,2)");
+    let b = read_parquet(&out.file);
+    assert_eq!(
+        b.column(0).as_primitive::<Decimal128Type>().values(),
+        &[124, -201, 123450]
+    );
+}

@@ -17,6 +17,7 @@ pub mod eventstream;
 pub mod firehose;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod glue;
 pub mod json_out;
 pub mod kinesis;
 pub mod lambda;

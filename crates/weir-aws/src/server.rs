@@ -42,6 +42,8 @@ pub struct Router {
     pub triggers: Option<weir_functions::triggers::ObjectTriggers>,
     /// The Firehose service (`Firehose_20150804.*`); without it those targets are unknown.
     pub delivery: Option<weir_delivery::DeliveryService>,
+    /// The Glue Data Catalog (`AWSGlue.*`), when served (see [`Router::with_glue`]).
+    pub glue: Option<Arc<weir_formats::Catalog>>,
 }
 
 impl Router {
@@ -56,6 +58,7 @@ impl Router {
             schedules: None,
             triggers: None,
             delivery: None,
+            glue: None,
         }
     }
 
@@ -416,6 +419,10 @@ async fn route(router: Arc<Router>, req: Request<Incoming>) -> Response<Body> {
             },
             _ => error_response(enc, &ApiError::new("UnknownOperationException", "")),
         };
+    }
+    if let Some(op) = target.as_deref().and_then(|t| t.strip_prefix("AWSGlue.")) {
+        let (headers, query) = (&parts.headers, parts.uri.query());
+        return crate::glue::respond(&router, op, enc, headers, query, body).await;
     }
     let (service, op) = match target.as_deref().and_then(|t| t.split_once('.')) {
         Some((kinesis::TARGET_PREFIX, op)) if kinesis::is_operation(op) => {

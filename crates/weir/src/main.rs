@@ -4,6 +4,8 @@ mod bench;
 mod config;
 mod data_dir;
 mod functions_cli;
+mod formats;
+mod glue;
 mod serve;
 mod tls;
 
@@ -37,6 +39,11 @@ enum Command {
     /// Schedule rules (rate, cron, at) that invoke functions.
     #[command(subcommand)]
     Schedule(functions_cli::ScheduleCommand),
+    /// Record format conversion as Firehose does it: `weir formats convert` turns JSON records
+    /// into a Parquet or ORC file using a Glue table's columns.
+    Formats(formats::FormatsArgs),
+    /// The Glue Data Catalog of a running weir: create-database, create-table, get-table, ...
+    Glue(glue::GlueArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -47,6 +54,8 @@ fn main() -> std::process::ExitCode {
         Command::Function(cmd) => functions_cli::function(cmd),
         Command::Mapping(cmd) => functions_cli::mapping(cmd),
         Command::Schedule(cmd) => functions_cli::schedule(cmd),
+        Command::Formats(args) => formats::run(args),
+        Command::Glue(args) => glue::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -49,6 +49,10 @@ async fn serve(config: ServeConfig) -> Result<()> {
     let meta: Arc<dyn MetadataStore> = Arc::new(
         RedbMetadata::open(&dir.metadata_path()).context("cannot open the metadata store")?,
     );
+    let catalog = weir_formats::Catalog::open_with(meta.clone(), clock.clone(), &config.account_id)
+        .map_err(anyhow::Error::msg)
+        .context("cannot open the Glue catalog")?;
+    let catalog = Arc::new(catalog);
     let (streams, report) = StreamService::open(
         store.clone(),
         meta.clone(),
@@ -174,7 +178,8 @@ async fn serve(config: ServeConfig) -> Result<()> {
             .with_functions(functions.clone(), mappings.clone())
             .with_schedules(schedules)
             .with_triggers(triggers)
-            .with_delivery(delivery.clone(), firehose_metrics),
+            .with_delivery(delivery.clone(), firehose_metrics)
+            .with_glue(catalog.clone()),
     );
     let tls_task = tls.map(|(listener, acceptor)| {
         tokio::spawn(weir_aws::serve_tls(

@@ -91,7 +91,7 @@ impl Inner {
             for (shard, job) in jobs {
                 let result = job.sync(&|| self.fault());
                 self.note_sync(&result);
-                shard.finish_sync(job, result, self.settings.durability);
+                shard.finish_sync(job, result, &self.settings);
             }
             return;
         }
@@ -108,7 +108,7 @@ impl Inner {
                     };
                     let result = job.sync(&|| self.fault());
                     self.note_sync(&result);
-                    shard.finish_sync(job, result, self.settings.durability);
+                    shard.finish_sync(job, result, &self.settings);
                 });
             }
         });

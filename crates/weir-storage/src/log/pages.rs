@@ -155,3 +155,58 @@ pub(crate) fn cold_ranges(
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIB: u64 = 1 << 20;
+
+    fn segment(dir: &std::path::Path, base: u64, len: u64) -> Arc<Segment> {
+        let seg = Segment::create(dir, base).unwrap();
+        seg.meta.write().len = len;
+        Arc::new(seg)
+    }
+
+    #[test]
+    fn cold_ranges_keep_the_tail_warm_and_release_each_range_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let segs = vec![
+            segment(dir.path(), 0, 10 * MIB),
+            segment(dir.path(), 100, 10 * MIB),
+            segment(dir.path(), 200, 0),
+        ];
+        let spans = |tail, keep| -> Vec<(u64, u64, u64)> {
+            cold_ranges(&segs, tail, keep)
+                .into_iter()
+                .map(|(s, from, to)| (s.base_offset, from, to))
+                .collect()
+        };
+        // 8 MiB kept behind a tail 3 MiB into the active segment: 5 MiB of the segment before
+        // it stay warm, the oldest goes whole.
+        assert_eq!(
+            spans(3 * MIB, 8 * MIB),
+            vec![(100, 0, 5 * MIB), (0, 0, 10 * MIB)]
+        );
+        for (seg, from, to) in cold_ranges(&segs, 3 * MIB, 8 * MIB) {
+            release(&seg, from, to);
+        }
+        // Released ranges are not released again; less than a MiB more waits.
+        assert_eq!(spans(3 * MIB + 1000, 8 * MIB), vec![]);
+        assert_eq!(
+            spans(9 * MIB, 8 * MIB),
+            vec![(200, 0, MIB), (100, 5 * MIB, 10 * MIB)]
+        );
+    }
+
+    #[test]
+    fn zeros_are_written_and_recognised() {
+        let dir = tempfile::tempdir().unwrap();
+        let seg = segment(dir.path(), 0, 0);
+        seg.file.write_all_at(b"data", 0).unwrap();
+        write_zeros(&seg, 4, 4 + ZERO_PIECE as u64 + 10).unwrap();
+        assert_eq!(seg.file.metadata().unwrap().len(), 14 + ZERO_PIECE as u64);
+        assert!(is_zero(&seg, 4, 14 + ZERO_PIECE as u64).unwrap());
+        assert!(!is_zero(&seg, 3, 14 + ZERO_PIECE as u64).unwrap());
+    }
+}

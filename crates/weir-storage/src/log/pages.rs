@@ -30,9 +30,10 @@
 //! Consumers near the tail still read from memory; older reads go to disk.
 
 use super::segment::Segment;
-use super::shard::Shard;
-use super::Inner;
+use super::shard::{Shard, ShardState};
+use super::{Inner, Settings};
 use crate::Durability;
+use std::io;
 use std::num::NonZeroU64;
 use std::os::unix::fs::FileExt;
 use std::sync::atomic::Ordering;
@@ -154,6 +155,57 @@ pub(crate) fn cold_ranges(
         newer += len;
     }
     out
+}
+
+impl Shard {
+    /// Zero-fills the active segment up to `preallocate_bytes` past its write position (never
+    /// past `segment_bytes`), then syncs it so that the zeros' blocks and the file size are
+    /// durable before appends reach them. Run by the preallocation thread.
+    pub fn preallocate(&self, s: &Settings) -> io::Result<()> {
+        let mut written: Option<Arc<Segment>> = None;
+        let result = loop {
+            // Piece by piece under the lock (appends wait at most one piece), each at or past
+            // the write position.
+            let mut st = self.state.lock();
+            if st.deleted || st.poisoned() || st.sealed {
+                break Ok(());
+            }
+            let Some(seg) = st.segments.last().cloned() else {
+                break Ok(());
+            };
+            if written.as_ref().is_some_and(|w| !Arc::ptr_eq(w, &seg)) {
+                break Ok(()); // rolled meanwhile; the next append queues the new segment
+            }
+            let pos = seg.meta.read().len;
+            let target = (pos + s.options.preallocate_bytes).min(s.options.segment_bytes);
+            let start = st.zeroed_to.max(pos);
+            if start >= target {
+                break Ok(());
+            }
+            let end = (start + ZERO_PIECE as u64).min(target);
+            if let Err(e) = write_zeros(&seg, start, end) {
+                break Err(e);
+            }
+            st.zeroed_to = end;
+            written = Some(seg);
+        };
+        let synced = match &written {
+            Some(seg) => seg.file.sync_data(),
+            None => Ok(()),
+        };
+        self.state.lock().prealloc_queued = false;
+        result.and(synced)
+    }
+}
+
+/// Whether the active segment should be zero-filled further: preallocation is on and the zeros
+/// end less than half of `preallocate_bytes` past `write_end` (and short of `segment_bytes`).
+pub(crate) fn needs_zeros(st: &ShardState, s: &Settings, write_end: u64) -> bool {
+    let ahead = s.options.preallocate_bytes;
+    ahead > 0
+        && s.durability != Durability::None
+        && !st.sealed
+        && st.zeroed_to < (write_end + ahead / 2).min(s.options.segment_bytes)
 }
 
 #[cfg(test)]

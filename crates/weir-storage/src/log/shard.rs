@@ -62,10 +62,17 @@ pub(crate) struct ShardState {
     poisoned: Option<Poison>,
     /// Bumped by every roll-back, so that a sync taken before it cannot publish truncated bytes.
     epoch: u64,
-    /// The active segment is written with zeros and durable up to here.
-    zeroed_to: u64,
+    /// The active segment is written with zeros up to here (see [`super::pages`]).
+    pub zeroed_to: u64,
     /// Whether the shard sits in the preallocation queue.
-    prealloc_queued: bool,
+    pub prealloc_queued: bool,
+}
+
+impl ShardState {
+    /// Whether appends are refused until a failed write or sync is cut off (see `heal`).
+    pub fn poisoned(&self) -> bool {
+        self.poisoned.is_some()
+    }
 }
 
 /// Which background threads an append must hand its shard to.
@@ -227,7 +234,7 @@ impl Shard {
         };
         let commit = s.durability != Durability::None && !st.queued;
         st.queued |= commit;
-        let prealloc = !st.prealloc_queued && needs_zeros(&st, s, pos + batch_len);
+        let prealloc = !st.prealloc_queued && pages::needs_zeros(&st, s, pos + batch_len);
         st.prealloc_queued |= prealloc;
         Ok((
             Appended {
@@ -237,45 +244,6 @@ impl Shard {
             },
             Queue { commit, prealloc },
         ))
-    }
-
-    /// Zero-fills the active segment up to `preallocate_bytes` past its write position (never
-    /// past `segment_bytes`), then syncs it so that the zeros' blocks and the file size are
-    /// durable before appends reach them. Run by the preallocation thread.
-    pub fn preallocate(&self, s: &Settings) -> io::Result<()> {
-        let mut written: Option<Arc<Segment>> = None;
-        let result = loop {
-            // Piece by piece under the lock (appends wait at most one piece), each at or past
-            // the write position.
-            let mut st = self.state.lock();
-            if st.deleted || st.poisoned.is_some() || st.sealed {
-                break Ok(());
-            }
-            let Some(seg) = st.segments.last().cloned() else {
-                break Ok(());
-            };
-            if written.as_ref().is_some_and(|w| !Arc::ptr_eq(w, &seg)) {
-                break Ok(()); // rolled meanwhile; the next append queues the new segment
-            }
-            let pos = seg.meta.read().len;
-            let target = (pos + s.options.preallocate_bytes).min(s.options.segment_bytes);
-            let start = st.zeroed_to.max(pos);
-            if start >= target {
-                break Ok(());
-            }
-            let end = (start + pages::ZERO_PIECE as u64).min(target);
-            if let Err(e) = pages::write_zeros(&seg, start, end) {
-                break Err(e);
-            }
-            st.zeroed_to = end;
-            written = Some(seg);
-        };
-        let synced = match &written {
-            Some(seg) => seg.file.sync_data(),
-            None => Ok(()),
-        };
-        self.state.lock().prealloc_queued = false;
-        result.and(synced)
     }
 
     /// Seals the active segment and starts a new one at `next_offset`. In fsync and interval
@@ -666,14 +634,4 @@ fn read_error(seg: &Segment, pos: u64, e: super::segment::ReadError) -> Error {
             detail: format!("at byte {pos}: {e}"),
         },
     }
-}
-
-/// Whether the active segment should be zero-filled further: preallocation is on and the zeros
-/// end less than half of `preallocate_bytes` past `write_end` (and short of `segment_bytes`).
-fn needs_zeros(st: &ShardState, s: &Settings, write_end: u64) -> bool {
-    let ahead = s.options.preallocate_bytes;
-    ahead > 0
-        && s.durability != Durability::None
-        && !st.sealed
-        && st.zeroed_to < (write_end + ahead / 2).min(s.options.segment_bytes)
 }

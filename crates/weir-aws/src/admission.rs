@@ -158,8 +158,10 @@ impl Admission {
             }
         }
         let deadline = tokio::time::Instant::now() + self.limits.body_timeout;
+        // One buffer of the declared length; a body that arrives in one frame is not copied.
         let hint = body.size_hint().lower().min(max_body as u64) as usize;
-        let mut buf = BytesMut::with_capacity(hint);
+        let mut first: Option<Bytes> = None;
+        let mut buf = BytesMut::new();
         loop {
             let frame = match tokio::time::timeout_at(deadline, body.frame()).await {
                 Err(_) => {
@@ -173,7 +175,8 @@ impl Admission {
             let Ok(data) = frame.into_data() else {
                 continue;
             };
-            if buf.len() + data.len() > max_body {
+            let have = buf.len() + first.as_ref().map_or(0, Bytes::len);
+            if have + data.len() > max_body {
                 return Err(BodyError::TooLarge);
             }
             if declared.is_none() {
@@ -182,9 +185,20 @@ impl Admission {
                     return Err(self.throttled(data_op));
                 }
             }
-            buf.extend_from_slice(&data);
+            match first.take() {
+                None if buf.is_empty() => first = Some(data),
+                held => {
+                    if buf.is_empty() {
+                        buf.reserve(hint.max(data.len()));
+                    }
+                    if let Some(held) = held {
+                        buf.extend_from_slice(&held);
+                    }
+                    buf.extend_from_slice(&data);
+                }
+            }
         }
-        Ok((buf.freeze(), permit))
+        Ok((first.unwrap_or_else(|| buf.freeze()), permit))
     }
 
     fn throttled(&self, data_op: bool) -> BodyError {

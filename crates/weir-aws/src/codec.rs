@@ -2,7 +2,7 @@
 
 use crate::error::ApiError;
 use serde::de::DeserializeOwned;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Encoding {
@@ -33,12 +33,7 @@ impl Encoding {
 
 pub fn decode<T: DeserializeOwned>(enc: Encoding, body: &[u8]) -> Result<T, ApiError> {
     match enc {
-        Encoding::Json => {
-            if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
-                return Err(ApiError::serialization(""));
-            }
-            serde_json::from_slice(body).map_err(|e| decode_error(&e.to_string()))
-        }
+        Encoding::Json => decode_json(body),
         Encoding::Cbor => {
             if !matches!(body.first(), Some(b) if (b >> 5) == 5) {
                 return Err(ApiError::serialization(""));
@@ -48,7 +43,16 @@ pub fn decode<T: DeserializeOwned>(enc: Encoding, body: &[u8]) -> Result<T, ApiE
     }
 }
 
-fn decode_error(detail: &str) -> ApiError {
+/// Decodes an awsJson1.1 body into a type that may borrow from it.
+pub fn decode_json<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, ApiError> {
+    if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(ApiError::serialization(""));
+    }
+    serde_json::from_slice(body).map_err(|e| decode_error(&e.to_string()))
+}
+
+/// The error for a serde message, translated to AWS's wording where it has one.
+pub(crate) fn decode_error(detail: &str) -> ApiError {
     let detail = strip_position(detail);
     if let Some(msg) = detail.strip_prefix(crate::types::CORAL) {
         return ApiError::serialization(msg.to_string());

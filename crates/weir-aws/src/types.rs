@@ -7,6 +7,7 @@
 
 use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
+use std::borrow::Cow;
 use std::fmt;
 
 /// Prefix of a serde error whose text is already AWS's message (the codec strips it).
@@ -17,44 +18,97 @@ pub struct Blob(pub Vec<u8>);
 
 impl<'de> Deserialize<'de> for Blob {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match RawBlob::deserialize(d)? {
+            RawBlob::Base64(text) => decode_base64(&text).map(Blob).map_err(de::Error::custom),
+            RawBlob::Bytes(bytes) => Ok(Blob(bytes)),
+        }
+    }
+}
+
+/// A blob as it arrives, not yet decoded: base64 text (borrowed from a JSON body unless it
+/// had escapes) or CBOR bytes. PutRecords decodes the data of all its records into one buffer
+/// (see `ops::put_records`); everything else takes a [`Blob`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RawBlob<'a> {
+    Base64(Cow<'a, str>),
+    Bytes(Vec<u8>),
+}
+
+impl RawBlob<'_> {
+    /// Appends the decoded bytes to `out`; a bad base64 string is AWS's SerializationException
+    /// message, with the [`CORAL`] prefix.
+    pub fn decode_into(&self, out: &mut Vec<u8>) -> Result<(), String> {
+        match self {
+            RawBlob::Base64(text) => {
+                if base64_simd::STANDARD
+                    .decode_append(text.as_bytes(), out)
+                    .is_err()
+                {
+                    return Err(decode_base64(text).err().unwrap_or_else(|| {
+                        format!("{CORAL}'{text}' can not be converted to a Blob")
+                    }));
+                }
+                Ok(())
+            }
+            RawBlob::Bytes(bytes) => {
+                out.extend_from_slice(bytes);
+                Ok(())
+            }
+        }
+    }
+
+    /// An upper bound of the decoded length, for sizing a buffer.
+    pub fn max_decoded_len(&self) -> usize {
+        match self {
+            RawBlob::Base64(text) => text.len() / 4 * 3 + 3,
+            RawBlob::Bytes(bytes) => bytes.len(),
+        }
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for RawBlob<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
         impl<'de> Visitor<'de> for V {
-            type Value = Blob;
+            type Value = RawBlob<'de>;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str("a base64 string or a byte string")
             }
-            fn visit_str<E: de::Error>(self, s: &str) -> Result<Blob, E> {
-                decode_base64(s).map(Blob).map_err(E::custom)
+            fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<RawBlob<'de>, E> {
+                Ok(RawBlob::Base64(Cow::Borrowed(s)))
             }
-            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Blob, E> {
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<RawBlob<'de>, E> {
+                Ok(RawBlob::Base64(Cow::Owned(s.to_string())))
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<RawBlob<'de>, E> {
                 Err(E::custom(format!(
                     "{CORAL}class java.lang.Boolean can not be converted to a Blob"
                 )))
             }
-            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Blob, E> {
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<RawBlob<'de>, E> {
                 Err(E::custom(format!("{CORAL}class com.amazon.coral.value.json.numbers.TruncatingBigNumber can not be converted to a Blob")))
             }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Blob, E> {
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<RawBlob<'de>, E> {
                 self.visit_i64(v as i64)
             }
-            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Blob, E> {
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<RawBlob<'de>, E> {
                 self.visit_i64(0)
             }
-            fn visit_seq<A: de::SeqAccess<'de>>(self, _: A) -> Result<Blob, A::Error> {
+            fn visit_seq<A: de::SeqAccess<'de>>(self, _: A) -> Result<RawBlob<'de>, A::Error> {
                 Err(de::Error::custom(format!(
                     "{CORAL}Start of list found where not expected"
                 )))
             }
-            fn visit_map<A: de::MapAccess<'de>>(self, _: A) -> Result<Blob, A::Error> {
+            fn visit_map<A: de::MapAccess<'de>>(self, _: A) -> Result<RawBlob<'de>, A::Error> {
                 Err(de::Error::custom(format!(
                     "{CORAL}Start of structure or map found where not expected."
                 )))
             }
-            fn visit_bytes<E: de::Error>(self, b: &[u8]) -> Result<Blob, E> {
-                Ok(Blob(b.to_vec()))
+            fn visit_bytes<E: de::Error>(self, b: &[u8]) -> Result<RawBlob<'de>, E> {
+                Ok(RawBlob::Bytes(b.to_vec()))
             }
-            fn visit_byte_buf<E: de::Error>(self, b: Vec<u8>) -> Result<Blob, E> {
-                Ok(Blob(b))
+            fn visit_byte_buf<E: de::Error>(self, b: Vec<u8>) -> Result<RawBlob<'de>, E> {
+                Ok(RawBlob::Bytes(b))
             }
         }
         if d.is_human_readable() {

@@ -17,6 +17,7 @@ fn open(dir: &std::path::Path, durability: Durability) -> LocalLog {
         LocalLogOptions {
             segment_bytes: 256 << 10,
             index_interval_bytes: 4096,
+            ..LocalLogOptions::default()
         },
         durability,
         Arc::new(SystemClock),
@@ -178,6 +179,7 @@ fn reads_race_appends_and_rolls_safely() {
         LocalLogOptions {
             segment_bytes: 8192,
             index_interval_bytes: 512,
+            ..LocalLogOptions::default()
         },
         Durability::None,
         Arc::new(ManualClock::new(0)),

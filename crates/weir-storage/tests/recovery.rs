@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{key, put, read_all, small_options};
+use common::{key, put, read_all, unpreallocated_options};
 use proptest::prelude::*;
 use std::fs::OpenOptions;
 use std::io::Write;
@@ -12,10 +12,12 @@ use weir_core::ManualClock;
 use weir_storage::log::LocalLog;
 use weir_storage::{Durability, Error, RecoveryReport, ShardKey, StreamStore};
 
+/// Opens without preallocation, so that each log file ends at its last batch (preallocated
+/// tails have their own tests below).
 fn open(dir: &Path) -> (LocalLog, RecoveryReport) {
     LocalLog::open_with(
         dir,
-        small_options(),
+        unpreallocated_options(),
         Durability::Fsync,
         Arc::new(ManualClock::new(5_000)),
     )
@@ -155,9 +157,186 @@ fn zero_filled_tail_is_end_of_data() {
         .unwrap()
         .set_len(len + 4096)
         .unwrap();
+    // Zeros after the last batch are a (preallocated) tail, not a batch: kept, not cut.
     let (log, report) = open(dir.path());
-    assert_eq!(report.truncated_bytes, 4096);
+    assert_eq!(report.truncated_bytes, 0);
+    assert_eq!(std::fs::metadata(&tail).unwrap().len(), len + 4096);
     assert_eq!(data_of(&log, k), written);
+    // The next append overwrites the zeros at the true end of data.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    assert_eq!(rt.block_on(put(&log, k, &[b"after"])), 9);
+    drop(log);
+    let (log, report) = open(dir.path());
+    assert_eq!(report.truncated_bytes, 0);
+    let all = data_of(&log, k);
+    assert_eq!(all[..9], written[..]);
+    assert_eq!(all[9], b"after");
+}
+
+/// A log whose active segment is preallocated: 1 MiB segments, zeros kept 256 KiB ahead.
+fn open_preallocated(dir: &Path) -> (LocalLog, RecoveryReport) {
+    LocalLog::open_with(
+        dir,
+        weir_storage::LocalLogOptions {
+            segment_bytes: 1 << 20,
+            index_interval_bytes: 4096,
+            preallocate_bytes: 256 << 10,
+            cached_tail_bytes: 64 << 10,
+        },
+        Durability::Fsync,
+        Arc::new(ManualClock::new(5_000)),
+    )
+    .expect("open")
+}
+
+/// Writes `batches` appends of 3 records of `size` bytes into a preallocated log and waits for
+/// the zero tail; returns the records' data and the position where the data ends.
+fn write_preallocated(dir: &Path, k: ShardKey, batches: usize, size: usize) -> (Vec<Vec<u8>>, u64) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (log, _) = open_preallocated(dir);
+    log.create_shard(k).unwrap();
+    let mut all = Vec::new();
+    rt.block_on(async {
+        for b in 0..batches {
+            let data: Vec<Vec<u8>> = (0..3).map(|r| vec![(b * 3 + r) as u8; size]).collect();
+            let refs: Vec<&[u8]> = data.iter().map(|d| d.as_slice()).collect();
+            put(&log, k, &refs).await;
+            all.extend(data);
+        }
+    });
+    // Each batch: 44-byte header, then per record 11 bytes, the key ("pk-<i>") and the data.
+    let data_end = (batches * (44 + 3 * (11 + 4 + size))) as u64;
+    let tail = files(&shard_dir(dir, k), "log").pop().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::fs::metadata(&tail).unwrap().len() <= data_end {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no preallocated tail appeared"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    drop(log);
+    (all, data_end)
+}
+
+#[test]
+fn a_preallocated_zero_tail_survives_restarts_and_is_written_over() {
+    let dir = tempfile::tempdir().unwrap();
+    let k = key(1, 0);
+    let (written, data_end) = write_preallocated(dir.path(), k, 5, 1000);
+    let tail = files(&shard_dir(dir.path(), k), "log").pop().unwrap();
+    let file_len = std::fs::metadata(&tail).unwrap().len();
+    let original = std::fs::read(&tail).unwrap();
+    assert!(original[data_end as usize..].iter().all(|&b| b == 0));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (log, report) = open_preallocated(dir.path());
+    assert_eq!(
+        report.truncated_bytes, 0,
+        "the zero tail is not a torn batch"
+    );
+    assert_eq!(report.records, 15);
+    assert_eq!(std::fs::metadata(&tail).unwrap().len(), file_len, "kept");
+    assert_eq!(data_of(&log, k), written);
+    assert_eq!(rt.block_on(put(&log, k, &[b"more"])), 15);
+    drop(log);
+    let (log, report) = open_preallocated(dir.path());
+    assert_eq!(report.truncated_bytes, 0);
+    let all = data_of(&log, k);
+    assert_eq!(all.len(), 16);
+    assert_eq!(all[15], b"more");
+}
+
+#[test]
+fn a_torn_batch_in_a_preallocated_segment_is_still_truncated() {
+    let dir = tempfile::tempdir().unwrap();
+    let k = key(1, 0);
+    let (written, data_end) = write_preallocated(dir.path(), k, 4, 1000);
+    let tail = files(&shard_dir(dir.path(), k), "log").pop().unwrap();
+    // The last batch's second half never reached the disk: zeros where its records were.
+    let batch = 44 + 3 * (11 + 4 + 1000);
+    let f = OpenOptions::new().write(true).open(&tail).unwrap();
+    std::os::unix::fs::FileExt::write_all_at(
+        &f,
+        &vec![0u8; batch / 2],
+        data_end - batch as u64 / 2,
+    )
+    .unwrap();
+    drop(f);
+    let (log, report) = open_preallocated(dir.path());
+    assert!(report.truncated_bytes > 0, "the torn batch is cut off");
+    assert_eq!(
+        std::fs::metadata(&tail).unwrap().len(),
+        data_end - batch as u64
+    );
+    assert_eq!(data_of(&log, k), written[..9]);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    assert_eq!(rt.block_on(put(&log, k, &[b"again"])), 9);
+    drop(log);
+    let (log, report) = open_preallocated(dir.path());
+    assert_eq!(report.truncated_bytes, 0);
+    let all = data_of(&log, k);
+    assert_eq!(all[..9], written[..9]);
+    assert_eq!(all[9], b"again");
+}
+
+#[test]
+fn garbage_behind_a_zero_tail_is_truncated() {
+    let dir = tempfile::tempdir().unwrap();
+    let k = key(1, 0);
+    let (written, data_end) = write_preallocated(dir.path(), k, 3, 500);
+    let tail = files(&shard_dir(dir.path(), k), "log").pop().unwrap();
+    OpenOptions::new()
+        .append(true)
+        .open(&tail)
+        .unwrap()
+        .write_all(b"WEIR\x01 stray bytes behind the zeros")
+        .unwrap();
+    let (log, report) = open_preallocated(dir.path());
+    assert!(report.truncated_bytes > 0);
+    assert_eq!(std::fs::metadata(&tail).unwrap().len(), data_end);
+    assert_eq!(data_of(&log, k), written);
+}
+
+#[test]
+fn sealed_segments_carry_no_zero_tail() {
+    let dir = tempfile::tempdir().unwrap();
+    let k = key(1, 0);
+    let (log, _) = open_preallocated(dir.path());
+    log.create_shard(k).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    // 3 × 10 kB per batch into 1 MiB segments (preallocated meanwhile): several rolls.
+    for b in 0..120u8 {
+        let data = [vec![b; 10_000], vec![b; 10_000], vec![b; 10_000]];
+        let refs: Vec<&[u8]> = data.iter().map(|d| d.as_slice()).collect();
+        rt.block_on(put(&log, k, &refs));
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    drop(log);
+    let logs = files(&shard_dir(dir.path(), k), "log");
+    assert!(logs.len() >= 3, "{logs:?}");
+    let batch = (44 + 3 * (11 + 4 + 10_000)) as u64;
+    for sealed in &logs[..logs.len() - 1] {
+        let len = std::fs::metadata(sealed).unwrap().len();
+        assert_eq!(len % batch, 0, "{} ends in a zero tail", sealed.display());
+    }
+    let (log, report) = open_preallocated(dir.path());
+    assert_eq!((report.truncated_bytes, report.records), (0, 360));
+    assert_eq!(read_all(&log, k, 0).len(), 360);
 }
 
 #[test]

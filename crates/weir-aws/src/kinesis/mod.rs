@@ -35,9 +35,7 @@ macro_rules! operations {
         ) -> Result<Vec<u8>, ApiError> {
             match op {
                 // The hot paths encode their JSON answers by hand (no per-record allocation).
-                "PutRecords" => {
-                    call_fast(svc, enc, body, ops::put_records::handle, ops::put_records::Output::write_json).await
-                }
+                "PutRecords" => ops::put_records::call(svc, enc, body).await,
                 "GetRecords" => {
                     call_fast(svc, enc, body, ops::get_records::handle, ops::get_records::Output::write_json).await
                 }

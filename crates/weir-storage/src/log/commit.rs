@@ -91,7 +91,7 @@ impl Inner {
             for (shard, job) in jobs {
                 let result = job.sync(&|| self.fault());
                 self.note_sync(&result);
-                shard.finish_sync(job, result, self.settings.durability);
+                shard.finish_sync(job, result, &self.settings);
             }
             return;
         }
@@ -100,17 +100,21 @@ impl Inner {
         // as much as a few instead of N one after the other.
         let jobs = Mutex::new(jobs);
         let workers = jobs.lock().len().min(SYNC_THREADS);
+        let work = || loop {
+            let Some((shard, job)) = jobs.lock().pop() else {
+                return;
+            };
+            let result = job.sync(&|| self.fault());
+            self.note_sync(&result);
+            shard.finish_sync(job, result, &self.settings);
+        };
         std::thread::scope(|scope| {
-            for _ in 0..workers {
-                scope.spawn(|| loop {
-                    let Some((shard, job)) = jobs.lock().pop() else {
-                        return;
-                    };
-                    let result = job.sync(&|| self.fault());
-                    self.note_sync(&result);
-                    shard.finish_sync(job, result, self.settings.durability);
-                });
+            // The commit thread syncs its share too: one thread fewer to start and schedule
+            // on the path of every round.
+            for _ in 1..workers {
+                scope.spawn(work);
             }
+            work();
         });
     }
 }

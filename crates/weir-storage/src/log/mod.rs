@@ -29,6 +29,13 @@
 //! syncs the written shards on a timer and appends resolve at once; in `None` mode only
 //! [`StreamStore::sync_all`] syncs.
 //!
+//! ## The file system under the tail
+//!
+//! Active segments are kept zero-filled and durable ahead of their write position, so that a
+//! commit's `fdatasync` is a data flush and not also a journal commit for a growing file; and
+//! the page cache of durable log further behind a shard's end is handed back to the kernel, so
+//! that appends reuse warm pages. Both are described in [`pages`].
+//!
 //! ## Reads
 //!
 //! Reads snapshot the shard's segment list and readable end under its lock, then read without it
@@ -39,6 +46,7 @@
 mod batch;
 mod commit;
 mod health;
+mod pages;
 mod recovery;
 mod segment;
 mod shard;
@@ -70,6 +78,12 @@ pub struct LocalLogOptions {
     pub segment_bytes: u64,
     /// One sparse-index entry per this many bytes of log (4 KiB).
     pub index_interval_bytes: u64,
+    /// Keep the active segment written with zeros and synced this far past its write position
+    /// (8 MiB; 0 = off, and always off with [`Durability::None`]). See [`pages`].
+    pub preallocate_bytes: u64,
+    /// Hand the page cache of durable log further than this behind a shard's end back to the
+    /// kernel (64 MiB; 0 = leave it to the kernel). See [`pages`].
+    pub cached_tail_bytes: u64,
 }
 
 impl Default for LocalLogOptions {
@@ -77,6 +91,8 @@ impl Default for LocalLogOptions {
         LocalLogOptions {
             segment_bytes: 64 << 20,
             index_interval_bytes: 4 << 10,
+            preallocate_bytes: 8 << 20,
+            cached_tail_bytes: 64 << 20,
         }
     }
 }
@@ -87,10 +103,11 @@ pub(crate) struct Settings {
 }
 
 /// The local segment-log engine. Dropping it (or [`LocalLog::close`]) drains and joins the
-/// commit thread.
+/// commit and preallocation threads.
 pub struct LocalLog {
     inner: Arc<Inner>,
     committer: Mutex<Option<JoinHandle<()>>>,
+    preallocator: Mutex<Option<JoinHandle<()>>>,
 }
 
 pub(crate) struct Inner {
@@ -101,6 +118,8 @@ pub(crate) struct Inner {
     create_lock: Mutex<()>,
     queue: Mutex<CommitQueue>,
     wake: Condvar,
+    prealloc: Mutex<pages::PreallocQueue>,
+    prealloc_wake: Condvar,
     closed: AtomicBool,
     sync_rounds: AtomicU64,
     fail_syncs: AtomicU32,
@@ -166,6 +185,8 @@ impl LocalLog {
             create_lock: Mutex::new(()),
             queue: Mutex::new(CommitQueue::default()),
             wake: Condvar::new(),
+            prealloc: Mutex::new(pages::PreallocQueue::default()),
+            prealloc_wake: Condvar::new(),
             closed: AtomicBool::new(false),
             sync_rounds: AtomicU64::new(0),
             fail_syncs: AtomicU32::new(0),
@@ -182,12 +203,23 @@ impl LocalLog {
                 .spawn(move || commit::run(worker))?;
             Some(handle)
         };
+        let preallocator = if inner.preallocating() {
+            let worker = inner.clone();
+            Some(
+                std::thread::Builder::new()
+                    .name("weir-prealloc".into())
+                    .spawn(move || pages::run(worker))?,
+            )
+        } else {
+            None
+        };
         tracing::info!(dir = %dir.display(), shards = report.shards, segments = report.segments, records = report.records,
             truncated_bytes = report.truncated_bytes, elapsed_ms = report.elapsed.as_millis() as u64, "storage recovered");
         Ok((
             LocalLog {
                 inner,
                 committer: Mutex::new(committer),
+                preallocator: Mutex::new(preallocator),
             },
             report,
         ))
@@ -220,6 +252,16 @@ impl LocalLog {
         if let Some(handle) = self.committer.lock().take() {
             if handle.join().is_err() {
                 tracing::error!("the commit thread panicked");
+            }
+        }
+        {
+            let mut q = self.inner.prealloc.lock();
+            q.shutdown = true;
+            self.inner.prealloc_wake.notify_all();
+        }
+        if let Some(handle) = self.preallocator.lock().take() {
+            if handle.join().is_err() {
+                tracing::error!("the preallocation thread panicked");
             }
         }
         self.inner.sync_all()
@@ -306,7 +348,7 @@ impl Inner {
         let now = self.clock.now_millis();
         with_encode_buf(|buf| {
             let mut enc = batch::encode_payload(buf, records).map_err(Error::Invalid)?;
-            let (appended, enqueue) = match shard.append(&self.settings, now, &mut enc) {
+            let (appended, queue) = match shard.append(&self.settings, now, &mut enc) {
                 Ok(a) => a,
                 Err(e) => {
                     if let Error::Io(io) = &e {
@@ -318,8 +360,11 @@ impl Inner {
             if self.settings.durability == Durability::None {
                 self.faults.success();
             }
-            if enqueue {
+            if queue.commit {
                 self.enqueue(&shard);
+            }
+            if queue.prealloc && self.preallocating() {
+                self.queue_prealloc(&shard);
             }
             Ok(appended)
         })
@@ -389,7 +434,7 @@ impl Inner {
                     first_err
                         .get_or_insert_with(|| Error::Io(io::Error::new(e.kind(), e.to_string())));
                 }
-                s.finish_sync(job, r, self.settings.durability);
+                s.finish_sync(job, r, &self.settings);
             }
         }
         first_err.map_or(Ok(()), Err)

@@ -6,10 +6,14 @@
 //!   starts): it is kept, with its offsets running to the next segment's base, so that reads of
 //!   the damaged part fail with `Error::Corrupt` instead of silently skipping data.
 //! * The tail segment is always scanned, every batch's CRC, offset and records validated, and the
-//!   file is truncated at the first batch that fails (a torn write; or zeros past the end of
-//!   data). What remains is synced, so nothing served after a restart can be lost afterwards.
+//!   file is truncated at the first batch that fails (a torn write). A header of zeros ends the
+//!   data: if everything from there to the end of the file is zero it is the preallocated tail
+//!   (see [`super::pages`]) and is kept; if anything else follows, the file is truncated there
+//!   too. What remains is synced, so nothing served after a restart can be lost afterwards.
 //! * `<stream>.deleted` tombstones left by an interrupted `delete_stream` are removed.
 
+use super::batch::DecodeError;
+use super::pages;
 use super::segment::Segment;
 use super::shard::Shard;
 use super::Settings;
@@ -120,7 +124,15 @@ fn recover_sealed(seg: &Segment, next_base: u64, file_len: u64, interval: u64) -
         *seg.meta.write() = meta;
         return Ok(());
     }
-    let (mut meta, stop) = seg.scan(interval)?;
+    let (mut meta, mut stop) = seg.scan(interval)?;
+    if let Some((pos, DecodeError::Zeros)) = stop {
+        // A zero tail left by a crash between cutting it off at the roll and the sync.
+        if meta.end_offset == next_base && pages::is_zero(seg, pos, file_len)? {
+            seg.file.set_len(pos)?;
+            seg.file.sync_all()?;
+            stop = None;
+        }
+    }
     if stop.is_none() && meta.end_offset == next_base {
         *seg.meta.write() = meta;
         if let Err(e) = seg.write_index() {
@@ -149,6 +161,11 @@ fn recover_tail(seg: &Segment, file_len: u64, interval: u64) -> Result<u64> {
     let (meta, stop) = seg.scan(interval)?;
     let mut cut = 0;
     if let Some((pos, e)) = stop {
+        if matches!(e, DecodeError::Zeros) && pages::is_zero(seg, pos, file_len)? {
+            seg.file.sync_all()?;
+            *seg.meta.write() = meta;
+            return Ok(0);
+        }
         cut = file_len - pos;
         tracing::warn!(path = %seg.path.display(), at = pos, bytes = cut, reason = %e, "truncating a torn segment tail");
         seg.file.set_len(pos)?;

@@ -23,6 +23,7 @@ use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicU64;
 
 const IDX_MAGIC: [u8; 4] = *b"WIDX";
 const IDX_VERSION: u8 = 1;
@@ -106,6 +107,8 @@ pub(crate) struct Segment {
     pub path: PathBuf,
     pub file: File,
     pub meta: RwLock<SegmentMeta>,
+    /// Page cache below this position has been handed back (see [`super::pages`]).
+    pub released_to: AtomicU64,
 }
 
 pub(crate) fn log_path(dir: &Path, base_offset: u64) -> PathBuf {
@@ -126,6 +129,7 @@ impl Segment {
             path,
             file,
             meta: RwLock::new(SegmentMeta::empty(base_offset)),
+            released_to: AtomicU64::new(0),
         })
     }
 
@@ -139,6 +143,7 @@ impl Segment {
             path,
             file,
             meta: RwLock::new(SegmentMeta::empty(base_offset)),
+            released_to: AtomicU64::new(0),
         })
     }
 

@@ -10,8 +10,12 @@
 //!   then cut off again so that a later sync can never make them durable behind the caller's back).
 //! * A sealed segment is fully synced before the next one is created (fsync and interval modes),
 //!   so a crash can only tear the tail segment.
+//! * The active segment's file holds only zeros from its write position to `zeroed_to` (or to
+//!   its end, if shorter); zeros are only ever written at or past the write position, under the
+//!   lock (see [`super::pages`]).
 
 use super::batch::{self, BatchHeader, EncodedBatch};
+use super::pages;
 use super::segment::{Segment, SegmentReader};
 use super::Settings;
 use crate::{Appended, Durability, DurableWait, Error, ReadBatch, Result, ShardBounds, ShardKey};
@@ -58,6 +62,23 @@ pub(crate) struct ShardState {
     poisoned: Option<Poison>,
     /// Bumped by every roll-back, so that a sync taken before it cannot publish truncated bytes.
     epoch: u64,
+    /// The active segment is written with zeros up to here (see [`super::pages`]).
+    pub zeroed_to: u64,
+    /// Whether the shard sits in the preallocation queue.
+    pub prealloc_queued: bool,
+}
+
+impl ShardState {
+    /// Whether appends are refused until a failed write or sync is cut off (see `heal`).
+    pub fn poisoned(&self) -> bool {
+        self.poisoned.is_some()
+    }
+}
+
+/// Which background threads an append must hand its shard to.
+pub(crate) struct Queue {
+    pub commit: bool,
+    pub prealloc: bool,
 }
 
 /// Why a shard refuses appends, and what cut makes it whole again.
@@ -102,6 +123,11 @@ impl Shard {
             last_millis = m.last_millis.or(last_millis);
         }
         let durable_pos = segments.last().map_or(0, |s| s.meta.read().len);
+        // Recovery leaves the tail segment holding only zeros past its data.
+        let zeroed_to = segments
+            .last()
+            .and_then(|s| s.file.metadata().ok())
+            .map_or(durable_pos, |m| m.len().max(durable_pos));
         let (end_tx, _) = watch::channel(next_offset);
         Shard {
             key,
@@ -122,18 +148,20 @@ impl Shard {
                 sealed: false,
                 poisoned: None,
                 epoch: 0,
+                zeroed_to,
+                prealloc_queued: false,
             }),
         }
     }
 
-    /// Writes one encoded batch. Returns the append and whether the shard must be queued for
-    /// the commit thread.
+    /// Writes one encoded batch. Returns the append and which threads the shard must be queued
+    /// for.
     pub fn append(
         &self,
         s: &Settings,
         now: i64,
         enc: &mut EncodedBatch<'_>,
-    ) -> Result<(Appended, bool)> {
+    ) -> Result<(Appended, Queue)> {
         let mut st = self.state.lock();
         if st.deleted {
             return Err(Error::NoSuchShard(self.key));
@@ -204,15 +232,17 @@ impl Shard {
                 DurableWait::ready()
             }
         };
-        let enqueue = s.durability != Durability::None && !st.queued;
-        st.queued |= enqueue;
+        let commit = s.durability != Durability::None && !st.queued;
+        st.queued |= commit;
+        let prealloc = !st.prealloc_queued && pages::needs_zeros(&st, s, pos + batch_len);
+        st.prealloc_queued |= prealloc;
         Ok((
             Appended {
                 first_offset: base,
                 arrival_millis: millis,
                 durable,
             },
-            enqueue,
+            Queue { commit, prealloc },
         ))
     }
 
@@ -225,6 +255,12 @@ impl Shard {
             .cloned()
             .ok_or(Error::NoSuchShard(self.key))?;
         let syncing = s.durability != Durability::None;
+        if st.zeroed_to > old.meta.read().len {
+            // A sealed segment ends at its last batch (recovery trusts its index only then).
+            old.file
+                .set_len(old.meta.read().len)
+                .map_err(|e| io_err(&e, "cutting a segment's preallocated tail"))?;
+        }
         if syncing {
             old.file
                 .sync_data()
@@ -245,6 +281,7 @@ impl Shard {
         }
         st.segments.push(seg.clone());
         st.durable_pos = 0;
+        st.zeroed_to = 0;
         Ok(seg)
     }
 
@@ -289,7 +326,8 @@ impl Shard {
     }
 
     /// Publishes the outcome of a [`SyncJob`].
-    pub fn finish_sync(&self, job: SyncJob, result: io::Result<()>, durability: Durability) {
+    pub fn finish_sync(&self, job: SyncJob, result: io::Result<()>, s: &Settings) {
+        let durability = s.durability;
         let mut st = self.state.lock();
         let still_active = st.epoch == job.epoch
             && st
@@ -307,6 +345,15 @@ impl Shard {
                 if durability == Durability::Fsync && job.target_end > st.durable_end {
                     self.roll_back(&mut st, &e);
                 }
+                return;
+            }
+        }
+        let keep = s.options.cached_tail_bytes;
+        if keep > 0 {
+            let cold = pages::cold_ranges(&st.segments, st.durable_pos, keep);
+            drop(st);
+            for (seg, from, to) in cold {
+                pages::release(&seg, from, to);
             }
         }
     }
@@ -335,8 +382,12 @@ impl Shard {
         let healed = if p.to_durable {
             self.cut_to_durable(st)
         } else {
-            match st.segments.last() {
-                Some(active) => active.file.set_len(active.meta.read().len),
+            match st.segments.last().cloned() {
+                Some(active) => {
+                    let len = active.meta.read().len;
+                    st.zeroed_to = st.zeroed_to.min(len);
+                    active.file.set_len(len)
+                }
                 None => Ok(()),
             }
         };
@@ -359,6 +410,7 @@ impl Shard {
             return Ok(());
         };
         let keep = st.durable_pos;
+        st.zeroed_to = st.zeroed_to.min(keep);
         active.file.set_len(keep)?;
         let mut m = active.meta.write();
         m.len = keep;

@@ -13,10 +13,21 @@ pub struct Harness {
     pub dir: Option<tempfile::TempDir>,
 }
 
+/// Tiny segments (with preallocation and page-cache release on, as by default).
 pub fn small_options() -> LocalLogOptions {
     LocalLogOptions {
         segment_bytes: 4096,
         index_interval_bytes: 256,
+        ..LocalLogOptions::default()
+    }
+}
+
+/// [`small_options`] without preallocation: a log file ends at its last batch, for tests that
+/// damage the end of a file.
+pub fn unpreallocated_options() -> LocalLogOptions {
+    LocalLogOptions {
+        preallocate_bytes: 0,
+        ..small_options()
     }
 }
 

@@ -1,32 +1,143 @@
 //! PutRecords: up to 500 records; each result says where its record went or why it failed.
+//!
+//! The hottest request weir takes, so its input is read without a copy per record: partition
+//! keys borrow from the body, and the base64 data of every record is decoded into one buffer
+//! for the whole request ([`Records`]) instead of one allocation per record.
 
+use crate::codec::{self, Encoding};
 use crate::error::ApiError;
 use crate::json_out;
 use crate::kinesis::shapes::Addressing;
 use crate::metering;
-use crate::types::Blob;
+use crate::types::{Blob, RawBlob};
 use crate::validate::Violations;
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
+use std::ops::Range;
 use std::time::Instant;
 use weir_core::limits::{MAX_DATA_BYTES, MAX_PUT_RECORDS_ENTRIES};
 use weir_streams::{PutEntry, PutResult, StreamService};
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct Input {
+pub struct Input<'a> {
     stream_name: Option<String>,
     #[serde(rename = "StreamARN")]
     stream_arn: Option<String>,
     stream_id: Option<String>,
-    records: Option<Vec<Entry>>,
+    #[serde(borrow)]
+    records: Option<Vec<Entry<'a>>>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-struct Entry {
+struct Entry<'a> {
+    #[serde(borrow)]
+    data: Option<RawBlob<'a>>,
+    #[serde(borrow)]
+    partition_key: Option<Cow<'a, str>>,
+    explicit_hash_key: Option<String>,
+}
+
+/// The CBOR twin of [`Input`]: ciborium only decodes into owned values (and CBOR blobs arrive
+/// as bytes, with nothing to decode).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct CborInput {
+    stream_name: Option<String>,
+    #[serde(rename = "StreamARN")]
+    stream_arn: Option<String>,
+    stream_id: Option<String>,
+    records: Option<Vec<CborEntry>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct CborEntry {
     data: Option<Blob>,
     partition_key: Option<String>,
     explicit_hash_key: Option<String>,
+}
+
+impl From<CborInput> for Input<'static> {
+    fn from(c: CborInput) -> Self {
+        Input {
+            stream_name: c.stream_name,
+            stream_arn: c.stream_arn,
+            stream_id: c.stream_id,
+            records: c.records.map(|rs| {
+                rs.into_iter()
+                    .map(|r| Entry {
+                        data: r.data.map(|b| RawBlob::Bytes(b.0)),
+                        partition_key: r.partition_key.map(Cow::Owned),
+                        explicit_hash_key: r.explicit_hash_key,
+                    })
+                    .collect()
+            }),
+        }
+    }
+}
+
+/// The records of a request with their data decoded into one buffer.
+struct Records<'a> {
+    entries: Vec<Entry<'a>>,
+    data: Vec<u8>,
+    /// Where each entry's data lies in `data` (`None`: the entry had no data).
+    spans: Vec<Option<Range<usize>>>,
+}
+
+impl<'a> Records<'a> {
+    /// Decodes every record's data, failing on the first bad base64 string as AWS does.
+    fn decode(entries: Vec<Entry<'a>>) -> Result<Self, ApiError> {
+        let capacity = entries
+            .iter()
+            .filter_map(|e| e.data.as_ref())
+            .map(RawBlob::max_decoded_len)
+            .sum();
+        let mut data = Vec::with_capacity(capacity);
+        let mut spans = Vec::with_capacity(entries.len());
+        for e in &entries {
+            spans.push(match &e.data {
+                Some(blob) => {
+                    let start = data.len();
+                    blob.decode_into(&mut data)
+                        .map_err(|msg| codec::decode_error(&msg))?;
+                    Some(start..data.len())
+                }
+                None => None,
+            });
+        }
+        Ok(Records {
+            entries,
+            data,
+            spans,
+        })
+    }
+
+    fn data(&self, i: usize) -> Option<&[u8]> {
+        self.spans[i].clone().map(|r| &self.data[r])
+    }
+}
+
+/// Decodes a PutRecords body (its records' data stays base64 until [`handle`]).
+pub fn decode(enc: Encoding, body: &[u8]) -> Result<Input<'_>, ApiError> {
+    Ok(match enc {
+        Encoding::Json => codec::decode_json(body)?,
+        Encoding::Cbor => codec::decode::<CborInput>(enc, body)?.into(),
+    })
+}
+
+/// Decodes a PutRecords body, runs it and encodes the answer (JSON by hand, see [`Output`]).
+pub async fn call(svc: &StreamService, enc: Encoding, body: &[u8]) -> Result<Vec<u8>, ApiError> {
+    let output = handle(svc.clone(), decode(enc, body)?).await?;
+    Ok(match enc {
+        Encoding::Json => {
+            let mut out = Vec::new();
+            output.write_json(&mut out);
+            out
+        }
+        Encoding::Cbor => codec::encode(enc, &output),
+    })
 }
 
 /// PutRecords' answer. Serialized through serde for CBOR; JSON is written by hand
@@ -116,12 +227,12 @@ impl Output {
 }
 
 /// The common case, checked without building any error path.
-fn entry_is_valid(r: &Entry) -> bool {
+fn entry_is_valid(r: &Entry<'_>, data: Option<&[u8]>) -> bool {
     let pk_ok = r
         .partition_key
         .as_deref()
         .is_some_and(|pk| !pk.is_empty() && (pk.len() <= 256 || pk.chars().count() <= 256));
-    let data_ok = r.data.as_ref().is_some_and(|d| d.0.len() <= MAX_DATA_BYTES);
+    let data_ok = data.is_some_and(|d| d.len() <= MAX_DATA_BYTES);
     let key_ok = r
         .explicit_hash_key
         .as_deref()
@@ -129,31 +240,37 @@ fn entry_is_valid(r: &Entry) -> bool {
     pk_ok && data_ok && key_ok
 }
 
-pub async fn handle(svc: StreamService, input: Input) -> Result<Output, ApiError> {
+pub async fn handle(svc: StreamService, input: Input<'_>) -> Result<Output, ApiError> {
     let at = Addressing {
         stream_name: input.stream_name,
         stream_arn: input.stream_arn,
         stream_id: input.stream_id,
     };
+    let given = input.records.is_some();
+    let records = Records::decode(input.records.unwrap_or_default())?;
     let mut v = Violations::new();
     let mut explicit = Vec::new();
-    if v.required("records", &input.records) {
-        let records = input.records.as_deref().unwrap_or_default();
+    if v.required("records", &given.then_some(())) {
         let shown = format!(
             "[{}]",
-            records
-                .iter()
-                .enumerate()
-                .map(|(i, _)| format!(
+            (0..records.entries.len())
+                .map(|i| format!(
                     "com.amazonaws.kinesis.v20131202.PutRecordsRequestEntry@{:x}",
                     i + 1
                 ))
                 .collect::<Vec<_>>()
                 .join(", ")
         );
-        v.list_len("records", records.len(), 1, MAX_PUT_RECORDS_ENTRIES, &shown);
-        for (i, r) in records.iter().enumerate() {
-            if entry_is_valid(r) {
+        v.list_len(
+            "records",
+            records.entries.len(),
+            1,
+            MAX_PUT_RECORDS_ENTRIES,
+            &shown,
+        );
+        for (i, r) in records.entries.iter().enumerate() {
+            let data = records.data(i);
+            if entry_is_valid(r, data) {
                 explicit.push(match &r.explicit_hash_key {
                     Some(k) => super::put_record::parse_hash_key(k).map(Some),
                     None => Ok(None),
@@ -174,10 +291,10 @@ pub async fn handle(svc: StreamService, input: Input) -> Result<Output, ApiError
                 &format!("{base}.explicitHashKey"),
                 &r.explicit_hash_key,
             ));
-            if v.required(&format!("{base}.data"), &r.data) {
+            if v.required(&format!("{base}.data"), &data) {
                 v.blob_len(
                     &format!("{base}.data"),
-                    r.data.as_ref().map_or(0, |d| d.0.len()),
+                    data.map_or(0, <[u8]>::len),
                     MAX_DATA_BYTES,
                 );
             }
@@ -186,13 +303,12 @@ pub async fn handle(svc: StreamService, input: Input) -> Result<Output, ApiError
     at.validate(&mut v);
     v.finish()?;
 
-    let records = input.records.unwrap_or_default();
-    let mut entries = Vec::with_capacity(records.len());
-    for (r, hk) in records.iter().zip(explicit) {
+    let mut entries = Vec::with_capacity(records.entries.len());
+    for (i, (r, hk)) in records.entries.iter().zip(explicit).enumerate() {
         entries.push(PutEntry {
             partition_key: r.partition_key.as_deref().unwrap_or(""),
             explicit_hash_key: hk?,
-            data: r.data.as_ref().map_or(&[][..], |d| &d.0),
+            data: records.data(i).unwrap_or_default(),
         });
     }
     let (started, stream) = (Instant::now(), at.to_ref());

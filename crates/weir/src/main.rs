@@ -8,6 +8,7 @@ mod formats;
 mod glue;
 mod serve;
 mod tls;
+mod wiring;
 
 use clap::{Parser, Subcommand};
 

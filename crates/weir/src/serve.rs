@@ -80,6 +80,17 @@ async fn serve(config: ServeConfig) -> Result<()> {
         elapsed_ms = started.elapsed().as_millis() as u64,
         "recovered"
     );
+    let functions = weir_functions::FunctionService::new(
+        meta.clone(),
+        clock.clone(),
+        weir_functions::FunctionsConfig {
+            region: config.region.clone(),
+            account_id: config.account_id.clone(),
+            code_dir: dir.root().join("functions"),
+            python: config.python.clone(),
+            endpoint: Some(format!("http://{}", config.listen)),
+        },
+    );
     let firehose_metrics = Arc::new(weir_aws::firehose::metrics::FirehoseMetrics::default());
     let (delivery, delivery_store) = open_delivery(
         &config,
@@ -88,6 +99,11 @@ async fn serve(config: ServeConfig) -> Result<()> {
         streams.clone(),
         clock.clone(),
         firehose_metrics.clone(),
+        crate::wiring::FunctionInvoker {
+            functions: functions.clone(),
+            fallback: weir_delivery::transform::HttpInvoker::new(config.functions.clone()),
+        },
+        crate::wiring::GlueConversion(catalog.clone()),
     )?;
     let retention = streams.spawn_retention(RETENTION_EVERY);
     let autoscaler = streams.spawn_autoscaler();
@@ -142,17 +158,6 @@ async fn serve(config: ServeConfig) -> Result<()> {
         on_signal.end_subscriptions();
         let _ = stop_tx.send(true);
     });
-    let functions = weir_functions::FunctionService::new(
-        meta.clone(),
-        clock.clone(),
-        weir_functions::FunctionsConfig {
-            region: config.region.clone(),
-            account_id: config.account_id.clone(),
-            code_dir: dir.root().join("functions"),
-            python: config.python.clone(),
-            endpoint: Some(format!("http://{local}")),
-        },
-    );
     let mappings = weir_functions::mappings::EventSourceMappings::open(
         meta.clone(),
         functions.clone(),
@@ -219,6 +224,8 @@ fn open_delivery(
     streams: StreamService,
     clock: Arc<dyn Clock>,
     recorder: Arc<dyn weir_delivery::Recorder>,
+    invoker: crate::wiring::FunctionInvoker,
+    conversion: crate::wiring::GlueConversion,
 ) -> Result<(DeliveryService, Arc<dyn StreamStore>)> {
     let (log, _) = LocalLog::open(&dir.root.join("delivery"), config.durability, clock.clone())
         .context("cannot open the delivery record store")?;
@@ -230,10 +237,8 @@ fn open_delivery(
             &config.data_dir,
             config.buckets.clone(),
         )),
-        invoker: Arc::new(weir_delivery::transform::HttpInvoker::new(
-            config.functions.clone(),
-        )),
-        conversion: Arc::new(weir_delivery::pipeline::NoConversion),
+        invoker: Arc::new(invoker),
+        conversion: Arc::new(conversion),
         recorder,
         region: config.region.clone(),
     });

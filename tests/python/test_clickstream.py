@@ -55,12 +55,17 @@ def parquet_rows(root: Path) -> list[tuple[str, dict]]:
     """(key relative to the bucket, row) for every row of every delivered Parquet object."""
     rows = []
     for f in sorted(root.rglob("*")):
-        if not f.is_file() or f.name.startswith("."):
-            continue
+        head, sep, tail = f.name.rpartition("#")
+        if not f.is_file() or f.name.startswith(".") or (sep and tail.isdigit()):
+            continue  # not an object yet: object_store's staging file
         key = f.relative_to(root).as_posix()
         if not key.startswith("events/"):
             continue
-        for row in pq.read_table(f).to_pylist():
+        try:
+            table = pq.read_table(f)
+        except FileNotFoundError:
+            continue
+        for row in table.to_pylist():
             rows.append((key, row))
     return rows
 

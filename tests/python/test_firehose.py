@@ -50,11 +50,23 @@ def wait_active(fh, name: str, timeout: float = 10) -> dict:
         time.sleep(0.05)
 
 
+def is_staging(name: str) -> bool:
+    """A file being written: object_store's staging name (`<key>#<n>`) or a dot-file."""
+    head, sep, tail = name.rpartition("#")
+    return name.startswith(".") or (bool(sep) and tail.isdigit())
+
+
 def objects(root: Path) -> dict[str, bytes]:
     if not root.exists():
         return {}
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
-            if p.is_file() and not p.name.startswith(".tmp")}
+    out = {}
+    for p in sorted(root.rglob("*")):
+        if p.is_file() and not is_staging(p.name):
+            try:
+                out[str(p.relative_to(root))] = p.read_bytes()
+            except FileNotFoundError:  # renamed into place between listing and reading
+                pass
+    return out
 
 
 def wait_bytes(root: Path, n: int, timeout: float = 15, decode=lambda b: b) -> dict[str, bytes]:

@@ -93,6 +93,14 @@ fn base(size: u64, interval: u64) -> serde_json::Value {
 }
 
 /// Every object under `root`: (key relative to root, bytes), sorted by key.
+/// A file being written: object_store's staging name (`<key>#<n>`) or a dot-file.
+fn is_staging(name: &str) -> bool {
+    name.starts_with('.')
+        || name
+            .rsplit_once('#')
+            .is_some_and(|(_, n)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
 fn objects(root: &Path) -> Vec<(String, Vec<u8>)> {
     let mut out = Vec::new();
     fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, Vec<u8>)>) {
@@ -103,9 +111,12 @@ fn objects(root: &Path) -> Vec<(String, Vec<u8>)> {
             let p = e.path();
             if p.is_dir() {
                 walk(root, &p, out);
-            } else if !p.file_name().unwrap().to_string_lossy().starts_with(".tmp") {
-                let key = p.strip_prefix(root).unwrap().to_string_lossy().to_string();
-                out.push((key, std::fs::read(&p).unwrap()));
+            } else if !is_staging(&p.file_name().unwrap().to_string_lossy()) {
+                // A staging file may be renamed into place between listing and reading.
+                if let Ok(body) = std::fs::read(&p) {
+                    let key = p.strip_prefix(root).unwrap().to_string_lossy().to_string();
+                    out.push((key, body));
+                }
             }
         }
     }

@@ -77,6 +77,14 @@ async fn wait_status(c: &Client, name: &str, want: DeliveryStreamStatus) {
 }
 
 /// Every object under `root` (key relative to it → bytes).
+/// A file being written: object_store's staging name (`<key>#<n>`) or a dot-file.
+fn is_staging(name: &str) -> bool {
+    name.starts_with('.')
+        || name
+            .rsplit_once('#')
+            .is_some_and(|(_, n)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
 fn objects(root: &Path) -> BTreeMap<String, Vec<u8>> {
     fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
         let Ok(rd) = std::fs::read_dir(dir) else {
@@ -86,9 +94,12 @@ fn objects(root: &Path) -> BTreeMap<String, Vec<u8>> {
             let p = e.path();
             if p.is_dir() {
                 walk(root, &p, out);
-            } else if !e.file_name().to_string_lossy().starts_with(".tmp") {
-                let key = p.strip_prefix(root).unwrap().to_string_lossy().to_string();
-                out.insert(key, std::fs::read(&p).unwrap());
+            } else if !is_staging(&e.file_name().to_string_lossy()) {
+                // A staging file may be renamed into place between listing and reading.
+                if let Ok(body) = std::fs::read(&p) {
+                    let key = p.strip_prefix(root).unwrap().to_string_lossy().to_string();
+                    out.insert(key, body);
+                }
             }
         }
     }

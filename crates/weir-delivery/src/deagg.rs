@@ -271,7 +271,8 @@ struct LogEvent {
 }
 
 /// Decompression (CloudWatch Logs subscription payload: gzip JSON; DATA_MESSAGE → one record per
-/// log event message when `extract_message`, else the decompressed JSON as one record;
+/// log event message when `extract_message`, each ending in a newline so that the delivered
+/// object holds one message per line, else the decompressed JSON as one record;
 /// CONTROL_MESSAGE → none). Err = not a CloudWatch Logs payload.
 pub fn cloudwatch_logs(data: &[u8], extract_message: bool) -> Result<Vec<Vec<u8>>, String> {
     let mut json = Vec::new();
@@ -289,7 +290,13 @@ pub fn cloudwatch_logs(data: &[u8], extract_message: bool) -> Result<Vec<Vec<u8>
         "DATA_MESSAGE" if extract_message => Ok(payload
             .log_events
             .into_iter()
-            .map(|e| e.message.into_bytes())
+            .map(|e| {
+                let mut line = e.message.into_bytes();
+                if line.last() != Some(&b'\n') {
+                    line.push(b'\n');
+                }
+                line
+            })
             .collect()),
         "DATA_MESSAGE" => Ok(vec![json]),
         other => Err(format!("Unknown CloudWatch Logs messageType {other}")),
@@ -369,7 +376,7 @@ mod tests {
         let data = r#"{"messageType":"DATA_MESSAGE","owner":"123456789012","logGroup":"g","logStream":"s","subscriptionFilters":["f"],"logEvents":[{"id":"1","timestamp":1,"message":"first"},{"id":"2","timestamp":2,"message":"second"}]}"#;
         assert_eq!(
             cloudwatch_logs(&gz(data), true).unwrap(),
-            vec![b"first".to_vec(), b"second".to_vec()]
+            vec![b"first\n".to_vec(), b"second\n".to_vec()]
         );
         assert_eq!(
             cloudwatch_logs(&gz(data), false).unwrap(),

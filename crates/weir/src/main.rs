@@ -3,8 +3,8 @@
 mod bench;
 mod config;
 mod data_dir;
-mod functions_cli;
 mod formats;
+mod functions_cli;
 mod glue;
 mod serve;
 mod tls;

@@ -110,6 +110,37 @@ def http2(target, body):
     return conn.data_to_send()
 
 
+FIREHOSE_OPS = ["CreateDeliveryStream", "DeleteDeliveryStream", "DescribeDeliveryStream",
+                "ListDeliveryStreams", "UpdateDestination", "PutRecord", "PutRecordBatch",
+                "TagDeliveryStream", "UntagDeliveryStream", "ListTagsForDeliveryStream",
+                "StartDeliveryStreamEncryption", "StopDeliveryStreamEncryption"]
+
+S3_DEST = {"RoleARN": "arn:aws:iam::000000000000:role/r", "BucketARN": "arn:aws:s3:::b",
+           "Prefix": "p/!{partitionKeyFromQuery:k}/!{timestamp:yyyy}/",
+           "ErrorOutputPrefix": "e/!{firehose:error-output-type}/",
+           "BufferingHints": {"SizeInMBs": 64, "IntervalInSeconds": 60},
+           "CompressionFormat": "GZIP",
+           "DynamicPartitioningConfiguration": {"Enabled": True},
+           "ProcessingConfiguration": {"Enabled": True, "Processors": [{
+               "Type": "MetadataExtraction", "Parameters": [
+                   {"ParameterName": "MetadataExtractionQuery", "ParameterValue": "{k: .k}"},
+                   {"ParameterName": "JsonParsingEngine", "ParameterValue": "JQ-1.6"}]}]}}
+
+FIREHOSE = {
+    "CreateDeliveryStream": {"DeliveryStreamName": "d", "DeliveryStreamType": "DirectPut",
+                             "ExtendedS3DestinationConfiguration": S3_DEST,
+                             "Tags": [{"Key": "k", "Value": "v"}]},
+    "PutRecord": {"DeliveryStreamName": "d", "Record": {"Data": "eyJrIjoxfQ=="}},
+    "PutRecordBatch": {"DeliveryStreamName": "d", "Records": [{"Data": "eyJrIjoxfQ=="},
+                                                               {"Data": ""}]},
+    "UpdateDestination": {"DeliveryStreamName": "d", "CurrentDeliveryStreamVersionId": "1",
+                          "DestinationId": "destinationId-000000000001",
+                          "ExtendedS3DestinationUpdate": {"Prefix": "x/"}},
+    "ListDeliveryStreams": {"Limit": 1, "DeliveryStreamType": "DirectPut"},
+    "TagDeliveryStream": {"DeliveryStreamName": "d", "Tags": [{"Key": "a", "Value": "b"}]},
+}
+
+
 def main():
     for d in ("kinesis", "eventstream", "segment_batch"):
         (ROOT / d).mkdir(parents=True, exist_ok=True)
@@ -135,6 +166,19 @@ def main():
     (ROOT / "http" / "chunked").write_bytes(chunked)
     (ROOT / "http" / "health").write_bytes(b"GET /health HTTP/1.1\r\nHost: h\r\n\r\n")
     (ROOT / "http" / "h2_put_record").write_bytes(http2("Kinesis_20131202.PutRecord", put))
+    (ROOT / "firehose").mkdir(exist_ok=True)
+    for i, op in enumerate(FIREHOSE_OPS):
+        body = FIREHOSE.get(op, {"DeliveryStreamName": "d"})
+        (ROOT / "firehose" / op).write_bytes(bytes([i]) + json.dumps(body).encode())
+    for target, body in [
+        ("Firehose_20150804.CreateDeliveryStream", FIREHOSE["CreateDeliveryStream"]),
+        ("AWSGlue.CreateTable", {"DatabaseName": "db", "TableInput": {
+            "Name": "t", "StorageDescriptor": {"Columns": [
+                {"Name": "a", "Type": "array<struct<b:decimal(10,2),c:map<string,int>>>"}]}}}),
+        ("AWSEvents.PutRule", {"Name": "r", "ScheduleExpression": "cron(0 12 L * ? *)"}),
+    ]:
+        name = target.replace(".", "_")
+        (ROOT / "http" / name).write_bytes(http1(target, json.dumps(body).encode()))
     (ROOT / "segment_batch" / "three").write_bytes(b"\x01" + batch([("a", b"x"), ("bb", b""), ("c", b"y" * 40)]))
 
 

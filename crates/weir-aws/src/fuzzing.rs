@@ -40,8 +40,25 @@ pub const OPERATIONS: &[&str] = &[
     "UpdateStreamMode",
 ];
 
+/// Firehose operations the Firehose target picks from (by the input's first byte).
+pub const FIREHOSE_OPERATIONS: &[&str] = &[
+    "CreateDeliveryStream",
+    "DeleteDeliveryStream",
+    "DescribeDeliveryStream",
+    "ListDeliveryStreams",
+    "UpdateDestination",
+    "PutRecord",
+    "PutRecordBatch",
+    "TagDeliveryStream",
+    "UntagDeliveryStream",
+    "ListTagsForDeliveryStream",
+    "StartDeliveryStreamEncryption",
+    "StopDeliveryStreamEncryption",
+];
+
 struct Target {
     svc: StreamService,
+    delivery: weir_delivery::DeliveryService,
     router: Arc<crate::Router>,
     rt: tokio::runtime::Runtime,
 }
@@ -51,7 +68,8 @@ fn target() -> &'static Target {
     T.get_or_init(|| {
         let clock = Arc::new(weir_core::ManualClock::new(1_700_000_000_000));
         let store = Arc::new(weir_storage::memory::MemoryStore::new(clock.clone()));
-        let meta = Arc::new(weir_storage::metadata::MemoryMetadata::new());
+        let meta: Arc<dyn weir_storage::MetadataStore> =
+            Arc::new(weir_storage::metadata::MemoryMetadata::new());
         let config = ServiceConfig {
             creating_delay: std::time::Duration::ZERO,
             deleting_delay: std::time::Duration::ZERO,
@@ -62,7 +80,7 @@ fn target() -> &'static Target {
             .build()
             .expect("a runtime");
         let (svc, _) = rt
-            .block_on(async { StreamService::open(store, meta, clock, config) })
+            .block_on(async { StreamService::open(store, meta.clone(), clock.clone(), config) })
             .expect("service");
         rt.block_on(async {
             let _ = svc.create_stream(weir_streams::CreateStream {
@@ -74,8 +92,66 @@ fn target() -> &'static Target {
                 warm_throughput_mibps: None,
             });
         });
-        let router = Arc::new(crate::Router::new(svc.clone()));
-        Target { svc, router, rt }
+        // Firehose, Glue and EventBridge behind the same router (functions stay out: a fuzzed
+        // CreateFunction could start processes or call out to the network).
+        // Objects of fuzzed delivery streams go to a scratch directory of this process.
+        let objects = std::env::temp_dir().join(format!("weir-fuzz-{}", std::process::id()));
+        let shared = Arc::new(weir_delivery::Shared {
+            clock: clock.clone(),
+            buckets: Arc::new(weir_delivery::sink::Buckets::new(
+                &objects,
+                Default::default(),
+            )),
+            invoker: Arc::new(weir_delivery::transform::HttpInvoker::new(
+                Default::default(),
+            )),
+            conversion: Arc::new(weir_delivery::pipeline::NoConversion),
+            recorder: Arc::new(weir_delivery::pipeline::NoMetrics),
+            region: "us-east-1".into(),
+        });
+        let delivery_store = Arc::new(weir_storage::memory::MemoryStore::new(clock.clone()));
+        let delivery = rt
+            .block_on(async {
+                weir_delivery::DeliveryService::open(
+                    delivery_store,
+                    meta.clone(),
+                    Some(svc.clone()),
+                    shared,
+                    weir_delivery::DeliveryConfig {
+                        creating_delay: std::time::Duration::ZERO,
+                        poll_interval: std::time::Duration::from_secs(3600),
+                        ..Default::default()
+                    },
+                )
+            })
+            .expect("delivery service");
+        let catalog = weir_formats::Catalog::open_with(meta.clone(), clock.clone(), "000000000000")
+            .expect("catalog");
+        let functions = weir_functions::FunctionService::new(
+            meta.clone(),
+            clock.clone(),
+            weir_functions::FunctionsConfig {
+                region: "us-east-1".into(),
+                account_id: "000000000000".into(),
+                code_dir: objects.join("functions"),
+                python: "python3".into(),
+                endpoint: None,
+            },
+        );
+        let schedules =
+            weir_functions::schedules::Schedules::open(meta, functions, clock).expect("schedules");
+        let router = Arc::new(
+            crate::Router::new(svc.clone())
+                .with_delivery(delivery.clone(), Default::default())
+                .with_glue(Arc::new(catalog))
+                .with_schedules(schedules),
+        );
+        Target {
+            svc,
+            delivery,
+            router,
+            rt,
+        }
     })
 }
 
@@ -102,6 +178,23 @@ pub fn kinesis(data: &[u8]) {
     let op = OPERATIONS[*op as usize % OPERATIONS.len()];
     let t = target();
     let result = t.block_on(kinesis::dispatch(&t.svc, op, enc, body));
+    if let Err(e) = result {
+        assert!(e.status < 500, "{op}: a 5xx for client input: {e:?}");
+        assert!(!e.code.is_empty());
+    }
+}
+
+/// Byte 0 picks the Firehose operation; the rest is its JSON body.
+pub fn firehose(data: &[u8]) {
+    let [op, body @ ..] = data else { return };
+    let op = FIREHOSE_OPERATIONS[*op as usize % FIREHOSE_OPERATIONS.len()];
+    let t = target();
+    let result = t.block_on(crate::firehose::dispatch(
+        &t.delivery,
+        op,
+        Encoding::Json,
+        body,
+    ));
     if let Err(e) = result {
         assert!(e.status < 500, "{op}: a 5xx for client input: {e:?}");
         assert!(!e.code.is_empty());

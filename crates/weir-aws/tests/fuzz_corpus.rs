@@ -59,6 +59,17 @@ fn http_seeds_reach_the_operations() {
     assert!(put.contains("SequenceNumber"), "{put}");
     let pipelined = String::from_utf8_lossy(&answer("pipelined")).into_owned();
     assert_eq!(pipelined.matches("HTTP/1.1 200").count(), 2, "{pipelined}");
+    // Firehose, Glue and EventBridge sit behind the same router.
+    let created =
+        String::from_utf8_lossy(&answer("Firehose_20150804_CreateDeliveryStream")).into_owned();
+    assert!(
+        created.contains("DeliveryStreamARN") || created.contains("ResourceInUseException"),
+        "{created}"
+    );
+    let rule = String::from_utf8_lossy(&answer("AWSEvents_PutRule")).into_owned();
+    assert!(rule.contains("RuleArn"), "{rule}");
+    let table = String::from_utf8_lossy(&answer("AWSGlue_CreateTable")).into_owned();
+    assert!(table.contains("EntityNotFoundException"), "{table}");
     // HTTP/2: the server's frames include a HEADERS frame (type 1) for the answer.
     let h2 = answer("h2_put_record");
     assert!(
@@ -66,4 +77,9 @@ fn http_seeds_reach_the_operations() {
         "{}",
         String::from_utf8_lossy(&h2)
     );
+}
+
+#[test]
+fn firehose_requests() {
+    replay("firehose", weir_aws::fuzzing::firehose);
 }

@@ -222,12 +222,12 @@ async fn accept_loop(
 }
 
 /// HTTP/1.1 and HTTP/2 (told apart by the client's first bytes) under the listener's limits.
-/// An HTTP/1.1 client that shuts its sending side after its requests still gets its answers.
+/// A client that closes its side ends the connection (no half-close): that is how a dropped
+/// SubscribeToShard or long request is noticed while the server has nothing to write.
 pub(crate) fn connection_builder(limits: &admission::Limits) -> auto::Builder<TokioExecutor> {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
-        .half_close(true)
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout);
     builder

@@ -21,8 +21,6 @@ pub mod partition;
 pub mod sink;
 pub mod transform;
 
-mod http_client;
-
 pub use model::{Error, Result};
 pub use pipeline::{FirehoseMetric, Recorder, Shared};
 pub use service::{

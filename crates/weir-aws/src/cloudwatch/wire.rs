@@ -89,7 +89,8 @@ fn from_cbor(v: ciborium::Value) -> Value {
     }
 }
 
-fn percent_decode(s: &str) -> String {
+/// Form/query decoding: `+` is a space, `%XX` a byte; anything malformed is kept as written.
+pub(crate) fn percent_decode(s: &str) -> String {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;

@@ -67,6 +67,19 @@ pub struct ServeArgs {
     /// [default: 268435456 (256 MiB)]
     #[arg(long, env = "WEIR_MIN_FREE_BYTES")]
     pub min_free_bytes: Option<u64>,
+    /// A log segment is sealed once it would grow past this many bytes. [default: 67108864
+    /// (64 MiB)]
+    #[arg(long, env = "WEIR_SEGMENT_BYTES")]
+    pub segment_bytes: Option<u64>,
+    /// Keep each active segment written with zeros and synced this far ahead of its writes, so
+    /// that commits overwrite allocated blocks instead of growing the file; 0 turns it off.
+    /// [default: 8388608 (8 MiB)]
+    #[arg(long, env = "WEIR_PREALLOCATE_BYTES")]
+    pub preallocate_bytes: Option<u64>,
+    /// Hand the page cache of durable log further than this behind each shard's end back to
+    /// the kernel; 0 leaves it to the kernel. [default: 67108864 (64 MiB)]
+    #[arg(long, env = "WEIR_CACHED_TAIL_BYTES")]
+    pub cached_tail_bytes: Option<u64>,
     /// The interpreter that runs python3.* functions (it needs the awslambdaric package).
     /// [default: python3]
     #[arg(long, env = "WEIR_PYTHON")]
@@ -132,6 +145,12 @@ struct FileConfig {
     tls_key: Option<PathBuf>,
     #[serde(alias = "min-free-bytes")]
     min_free_bytes: Option<u64>,
+    #[serde(alias = "segment-bytes")]
+    segment_bytes: Option<u64>,
+    #[serde(alias = "preallocate-bytes")]
+    preallocate_bytes: Option<u64>,
+    #[serde(alias = "cached-tail-bytes")]
+    cached_tail_bytes: Option<u64>,
     python: Option<String>,
     #[serde(alias = "max-connections")]
     max_connections: Option<usize>,
@@ -172,6 +191,8 @@ pub struct ServeConfig {
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
     pub min_free_bytes: u64,
+    /// The record logs' tunables (streams and delivery streams alike).
+    pub log_options: weir_storage::LocalLogOptions,
     pub limits: weir_aws::admission::Limits,
     pub python: String,
     /// Firehose bucket targets by bucket name.
@@ -322,6 +343,25 @@ impl ServeConfig {
             args.delivery_poll_ms.or(file.delivery_poll_ms),
             Duration::from_millis(100),
         )?;
+        let defaults = weir_storage::LocalLogOptions::default();
+        let log_options = weir_storage::LocalLogOptions {
+            segment_bytes: args
+                .segment_bytes
+                .or(file.segment_bytes)
+                .unwrap_or(defaults.segment_bytes),
+            preallocate_bytes: args
+                .preallocate_bytes
+                .or(file.preallocate_bytes)
+                .unwrap_or(defaults.preallocate_bytes),
+            cached_tail_bytes: args
+                .cached_tail_bytes
+                .or(file.cached_tail_bytes)
+                .unwrap_or(defaults.cached_tail_bytes),
+            ..defaults
+        };
+        if log_options.segment_bytes < 1 << 20 {
+            bail!("--segment-bytes must be at least 1048576 (1 MiB)");
+        }
         Ok(Self {
             python: args
                 .python
@@ -335,6 +375,7 @@ impl ServeConfig {
                 .min_free_bytes
                 .or(file.min_free_bytes)
                 .unwrap_or(DEFAULT_MIN_FREE_BYTES),
+            log_options,
             limits,
             subscription_lifetime: Duration::from_millis(subscription_lifetime_ms),
             tls_listen,
@@ -470,5 +511,31 @@ upper = "http://127.0.0.1:9100/upper"
         .unwrap();
         assert_eq!(c.listen.port(), 9000);
         assert_eq!(c.region, "ap-south-1");
+    }
+
+    #[test]
+    fn log_tunables_from_flags_and_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("weir.toml");
+        std::fs::write(&path, "preallocate-bytes = 0\ncached_tail_bytes = 1024\n").unwrap();
+        let c = ServeConfig::from_args(ServeArgs {
+            config: Some(path),
+            segment_bytes: Some(16 << 20),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(c.log_options.segment_bytes, 16 << 20);
+        assert_eq!(c.log_options.preallocate_bytes, 0);
+        assert_eq!(c.log_options.cached_tail_bytes, 1024);
+        let defaults = ServeConfig::from_args(ServeArgs::default()).unwrap();
+        assert_eq!(
+            defaults.log_options,
+            weir_storage::LocalLogOptions::default()
+        );
+        let small = ServeConfig::from_args(ServeArgs {
+            segment_bytes: Some(4096),
+            ..Default::default()
+        });
+        assert!(small.unwrap_err().to_string().contains("--segment-bytes"));
     }
 }

@@ -42,8 +42,13 @@ async fn serve(config: ServeConfig) -> Result<()> {
     let started = Instant::now();
     let dir = DataDir::open(&config.data_dir)?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let (log, recovery) = LocalLog::open(&dir.streams_dir(), config.durability, clock.clone())
-        .context("cannot open the record store")?;
+    let (log, recovery) = LocalLog::open_with(
+        &dir.streams_dir(),
+        config.log_options.clone(),
+        config.durability,
+        clock.clone(),
+    )
+    .context("cannot open the record store")?;
     log.set_min_free_bytes(config.min_free_bytes);
     let store: Arc<dyn StreamStore> = Arc::new(log);
     let meta: Arc<dyn MetadataStore> = Arc::new(
@@ -227,8 +232,13 @@ fn open_delivery(
     invoker: crate::wiring::FunctionInvoker,
     conversion: crate::wiring::GlueConversion,
 ) -> Result<(DeliveryService, Arc<dyn StreamStore>)> {
-    let (log, _) = LocalLog::open(&dir.root.join("delivery"), config.durability, clock.clone())
-        .context("cannot open the delivery record store")?;
+    let (log, _) = LocalLog::open_with(
+        &dir.root.join("delivery"),
+        config.log_options.clone(),
+        config.durability,
+        clock.clone(),
+    )
+    .context("cannot open the delivery record store")?;
     log.set_min_free_bytes(config.min_free_bytes);
     let store: Arc<dyn StreamStore> = Arc::new(log);
     let shared = Arc::new(weir_delivery::Shared {

@@ -109,7 +109,12 @@ pub async fn run(
         let calls_per_sec = args.rate as f64 / per_call as f64 / args.producers as f64;
         Duration::from_secs_f64(1.0 / calls_per_sec.max(1e-3))
     });
-    let mut next_send = Instant::now();
+    // Paced producers are staggered over one interval, so a target rate is a steady stream of
+    // calls rather than every producer's call at the same instant.
+    let mut next_send = Instant::now()
+        + interval.map_or(Duration::ZERO, |iv| {
+            iv.mul_f64(index as f64 / args.producers.max(1) as f64)
+        });
     let mut i = index;
     while !stop.load(Ordering::Relaxed) {
         if let Some(iv) = interval {

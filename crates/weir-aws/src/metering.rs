@@ -12,7 +12,9 @@ use std::sync::Arc;
 use std::time::Instant;
 use weir_core::{HashKey, SequenceNumber, ShardId};
 use weir_metrics::process::ProcessClock;
-use weir_metrics::{Metric, Registry, ShardMetrics, StreamSeries};
+use weir_metrics::{
+    FirehoseMetric, Metric, Namespace, Registry, ShardMetrics, StreamSeries, Table,
+};
 use weir_streams::service::Stream;
 use weir_streams::{Error, GetRecordsOutput, PutEntry, PutResult, StreamRef, StreamService};
 
@@ -26,8 +28,9 @@ const SHARD_METRICS_REFRESH_MS: i64 = 1000;
 pub struct Metrics {
     pub registry: Registry,
     pub process: ProcessClock,
-    /// The Firehose metrics (`AWS/Firehose`), recorded by the delivery pipelines.
-    pub firehose: Arc<crate::firehose::metrics::FirehoseMetrics>,
+    /// The Firehose metrics (`AWS/Firehose`), recorded by the put path and the delivery
+    /// pipelines.
+    pub firehose: Arc<Table<FirehoseMetric>>,
 }
 
 impl Metrics {
@@ -46,10 +49,10 @@ impl Metrics {
             .retain_streams(|name, uid| svc.stream_by_name(name).is_ok_and(|s| s.uid == uid));
     }
 
-    /// `/metrics` in Prometheus text format.
-    pub fn prometheus_text(&self, svc: &StreamService) -> String {
-        self.forget_deleted(svc);
-        weir_metrics::prometheus::render(&self.registry, &self.process.sample())
+    /// `/metrics` in Prometheus text format: `namespaces` (see
+    /// [`crate::server::Router::namespaces`]), the registry's bookkeeping, the process.
+    pub fn prometheus_text(&self, namespaces: &[&dyn Namespace]) -> String {
+        weir_metrics::prometheus::render(namespaces, &self.registry, &self.process.sample())
     }
 }
 

@@ -62,12 +62,12 @@ impl Router {
         }
     }
 
-    /// The same router with the Firehose front end; `metrics` is the store its pipelines
+    /// The same router with the Firehose front end; `metrics` is the table its pipelines
     /// record into, which CloudWatch serves as `AWS/Firehose`.
     pub fn with_delivery(
         mut self,
         delivery: weir_delivery::DeliveryService,
-        metrics: Arc<crate::firehose::metrics::FirehoseMetrics>,
+        metrics: Arc<weir_metrics::Table<weir_metrics::FirehoseMetric>>,
     ) -> Self {
         self.delivery = Some(delivery);
         if let Some(m) = Arc::get_mut(&mut self.metrics) {
@@ -97,6 +97,29 @@ impl Router {
     pub fn with_triggers(mut self, triggers: weir_functions::triggers::ObjectTriggers) -> Self {
         self.triggers = Some(triggers);
         self
+    }
+
+    /// Every CloudWatch namespace weir publishes, by name, after dropping the series of
+    /// streams, delivery streams and functions that no longer exist — what CloudWatch's
+    /// operations and `/metrics` read.
+    pub fn namespaces(&self) -> Vec<&dyn weir_metrics::Namespace> {
+        self.metrics.forget_deleted(&self.streams);
+        let mut out: Vec<&dyn weir_metrics::Namespace> = Vec::with_capacity(3);
+        if let Some(d) = &self.delivery {
+            let names: std::collections::HashSet<String> = d.names().into_iter().collect();
+            self.metrics.firehose.retain(|n| names.contains(n));
+        }
+        out.push(&*self.metrics.firehose);
+        out.push(&self.metrics.registry);
+        if let Some(f) = &self.functions {
+            if let Ok(defined) = f.list() {
+                let names: std::collections::HashSet<String> =
+                    defined.into_iter().map(|d| d.name).collect();
+                f.metrics().table().retain(|n| names.contains(n));
+            }
+            out.push(f.metrics().table());
+        }
+        out
     }
 
     /// The same router under other listener limits.
@@ -319,7 +342,7 @@ async fn route(router: Arc<Router>, req: Request<Incoming>) -> Response<Body> {
         };
     }
     if req.method() == Method::GET && path == "/metrics" {
-        let mut text = router.metrics.prometheus_text(&router.streams);
+        let mut text = router.metrics.prometheus_text(&router.namespaces());
         crate::admission::render_metrics(&mut text, &router);
         crate::lambda::render_metrics(&mut text, &router);
         let mut resp = Response::new(full(text));

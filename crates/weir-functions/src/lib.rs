@@ -16,6 +16,7 @@
 mod error;
 mod http_function;
 pub mod mappings;
+pub mod metrics;
 pub mod model;
 mod pool;
 mod registry;

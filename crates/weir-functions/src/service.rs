@@ -48,6 +48,7 @@ pub struct FunctionStats {
 
 struct Inner {
     stats: Mutex<HashMap<String, Arc<FunctionStats>>>,
+    metrics: Arc<crate::metrics::LambdaMetrics>,
     registry: Registry,
     settings: Arc<FunctionsConfig>,
     pools: Mutex<HashMap<String, Arc<Pool>>>,
@@ -64,6 +65,7 @@ impl FunctionService {
         FunctionService {
             inner: Arc::new(Inner {
                 stats: Mutex::default(),
+                metrics: Arc::new(crate::metrics::LambdaMetrics::new(clock.clone())),
                 registry: Registry::new(meta),
                 settings: Arc::new(settings),
                 pools: Mutex::default(),
@@ -71,6 +73,11 @@ impl FunctionService {
                 http: http_function::client(),
             }),
         }
+    }
+
+    /// The `AWS/Lambda` metrics invocations record.
+    pub fn metrics(&self) -> &Arc<crate::metrics::LambdaMetrics> {
+        &self.inner.metrics
     }
 
     pub fn settings(&self) -> &FunctionsConfig {
@@ -229,15 +236,18 @@ impl FunctionService {
         let f = self.get(function)?;
         let stats = self.stats_of(&f.name);
         let started = std::time::Instant::now();
+        let running = self.inner.metrics.start(&f.name);
         let outcome = self.invoke_config(f, payload, &stats).await;
         use std::sync::atomic::Ordering::Relaxed;
         stats.invocations.fetch_add(1, Relaxed);
         stats
             .duration_micros_total
             .fetch_add(started.elapsed().as_micros() as u64, Relaxed);
-        if !matches!(&outcome, Ok(o) if !o.is_error()) {
+        let failed = !matches!(&outcome, Ok(o) if !o.is_error());
+        if failed {
             stats.errors.fetch_add(1, Relaxed);
         }
+        running.finish(failed);
         outcome
     }
 
@@ -298,6 +308,7 @@ impl FunctionService {
             }
             crate::pool::Admitted::Queued => {
                 stats.throttles.fetch_add(1, Relaxed);
+                self.inner.metrics.throttled(&pool.function().name);
             }
             crate::pool::Admitted::Warm => {}
         }

@@ -15,13 +15,17 @@
 //! - Each metric of a series keeps running totals and two [`ring::Ring`]s: 1-second intervals
 //!   for a few minutes, 1-minute intervals for a few hours (with latency histograms, for
 //!   percentiles). Memory is fixed per metric and allocated on its first sample.
-//! - [`query`] reads the rings back as CloudWatch datapoints; [`prometheus`] renders totals
-//!   and [`process`] metrics as Prometheus text.
+//! - The namespaces keyed by one dimension (`AWS/Firehose` by delivery stream, `AWS/Lambda` by
+//!   function, plus its account-wide aggregate) keep the same histories in a [`Table`].
+//! - [`query`] reads the rings back as CloudWatch datapoints; [`Namespace`] is the one shape in
+//!   which the CloudWatch operations see the registry and every table; [`prometheus`] renders
+//!   totals and [`process`] metrics as Prometheus text.
 //!
 //! Time is passed in by the caller (epoch milliseconds), so tests drive it and the server uses
 //! the same clock as its streams.
 
 pub mod names;
+pub mod namespace;
 pub mod process;
 pub mod prometheus;
 pub mod query;
@@ -29,8 +33,14 @@ pub mod registry;
 pub mod ring;
 pub mod series;
 pub mod stat;
+pub mod table;
 
-pub use names::{Kind, Level, Metric, ShardMetrics, Unit, KINESIS_NAMESPACE};
+pub use names::{
+    FirehoseMetric, KeyedMetric, Kind, LambdaMetric, Level, Metric, MetricName, ShardMetrics, Unit,
+    KINESIS_NAMESPACE,
+};
+pub use namespace::{Answer, ListedMetric, Namespace, SeriesQuery};
 pub use query::{Datapoint, Listed, Scope};
 pub use registry::{Limits, Registry, StreamSeries};
 pub use stat::{Histogram, Stat};
+pub use table::Table;

@@ -1,9 +1,20 @@
-//! Every metric weir publishes, in one table: its CloudWatch name and unit, the dimension sets it
-//! is published under, how it is aggregated, and its Prometheus name. Code records a [`Metric`],
-//! never a string, so a name cannot drift between `/metrics`, the CloudWatch API and the
-//! recording sites.
+//! Every metric weir publishes, one table per CloudWatch namespace: its CloudWatch name and unit,
+//! the dimension sets it is published under, how it is aggregated, and its Prometheus name. Code
+//! records a typed metric, never a string, so a name cannot drift between `/metrics`, the
+//! CloudWatch API and the recording sites.
+//!
+//! `AWS/Kinesis` ([`Metric`], below) has three dimension sets and its own registry;
+//! `AWS/Firehose` ([`FirehoseMetric`]) and `AWS/Lambda` ([`LambdaMetric`]) are keyed by one
+//! dimension each and kept in a [`crate::Table`]. What all three share is [`MetricName`].
 
 use std::fmt;
+use std::hash::Hash;
+
+mod firehose;
+mod lambda;
+
+pub use firehose::FirehoseMetric;
+pub use lambda::LambdaMetric;
 
 /// CloudWatch namespace of the Kinesis Data Streams metrics.
 pub const KINESIS_NAMESPACE: &str = "AWS/Kinesis";
@@ -14,6 +25,7 @@ pub enum Unit {
     Bytes,
     Count,
     Milliseconds,
+    Seconds,
 }
 
 impl Unit {
@@ -22,6 +34,7 @@ impl Unit {
             Unit::Bytes => "Bytes",
             Unit::Count => "Count",
             Unit::Milliseconds => "Milliseconds",
+            Unit::Seconds => "Seconds",
         }
     }
 }
@@ -37,6 +50,93 @@ pub enum Kind {
     /// A level (iterator age): a Prometheus gauge of the latest sample.
     Gauge,
 }
+
+/// A metric of some namespace, as the registry, the CloudWatch API and `/metrics` see it.
+pub trait MetricName: Copy + Eq + Ord + Hash + fmt::Debug + Send + Sync + 'static {
+    /// The CloudWatch namespace the metric is published in.
+    const NAMESPACE: &'static str;
+    /// Every metric of the namespace, in exposition order; [`MetricName::index`] is the
+    /// position in it.
+    const ALL: &'static [Self];
+    fn index(self) -> usize;
+    /// The name CloudWatch (and the AWS guides) use.
+    fn cloudwatch_name(self) -> &'static str;
+    fn unit(self) -> Unit;
+    fn kind(self) -> Kind;
+    /// The Prometheus metric family name.
+    fn prometheus_name(self) -> &'static str;
+    /// One line of `# HELP`.
+    fn help(self) -> &'static str;
+
+    /// Looks a metric up by its CloudWatch name.
+    fn from_cloudwatch_name(name: &str) -> Option<Self> {
+        Self::ALL
+            .iter()
+            .copied()
+            .find(|m| m.cloudwatch_name() == name)
+    }
+}
+
+/// A metric of a namespace whose series are keyed by one dimension (`DeliveryStreamName`,
+/// `FunctionName`), plus, where the namespace has one, an aggregate without dimensions.
+pub trait KeyedMetric: MetricName {
+    /// The CloudWatch dimension name.
+    const DIMENSION: &'static str;
+    /// The same dimension as a Prometheus label.
+    const LABEL: &'static str;
+}
+
+/// Defines the metric table of a namespace keyed by one dimension.
+macro_rules! keyed_metrics {
+    (
+        $(#[$meta:meta])*
+        $name:ident in $ns:literal, by $dim:literal as $label:literal {
+            $( #[doc = $doc:literal] $variant:ident = $cw:literal, $unit:ident, $kind:ident, $prom:literal; )*
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[repr(u8)]
+        pub enum $name {
+            $( #[doc = $doc] $variant, )*
+        }
+
+        impl $crate::names::MetricName for $name {
+            const NAMESPACE: &'static str = $ns;
+            const ALL: &'static [Self] = &[$($name::$variant),*];
+            fn index(self) -> usize {
+                self as usize
+            }
+            fn cloudwatch_name(self) -> &'static str {
+                match self { $($name::$variant => $cw,)* }
+            }
+            fn unit(self) -> $crate::names::Unit {
+                match self { $($name::$variant => $crate::names::Unit::$unit,)* }
+            }
+            fn kind(self) -> $crate::names::Kind {
+                match self { $($name::$variant => $crate::names::Kind::$kind,)* }
+            }
+            fn prometheus_name(self) -> &'static str {
+                match self { $($name::$variant => $prom,)* }
+            }
+            fn help(self) -> &'static str {
+                match self { $($name::$variant => $doc.trim_ascii(),)* }
+            }
+        }
+
+        impl $crate::names::KeyedMetric for $name {
+            const DIMENSION: &'static str = $dim;
+            const LABEL: &'static str = $label;
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str($crate::names::MetricName::cloudwatch_name(*self))
+            }
+        }
+    };
+}
+pub(crate) use keyed_metrics;
 
 /// The dimension sets a metric is published under, as CloudWatch names them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -166,9 +266,6 @@ metrics! {
     SubscribeToShardEventSuccess = "SubscribeToShardEvent.Success", Count, Counter, CONSUMER, "weir_kinesis_subscribe_to_shard_event_success_total";
 }
 
-/// How many metrics there are; the size of per-series arrays.
-pub const METRIC_COUNT: usize = Metric::ALL.len();
-
 impl Metric {
     pub fn index(self) -> usize {
         self as usize
@@ -232,6 +329,29 @@ impl ShardMetrics {
 
     pub fn is_empty(self) -> bool {
         self.0 == 0
+    }
+}
+
+impl MetricName for Metric {
+    const NAMESPACE: &'static str = KINESIS_NAMESPACE;
+    const ALL: &'static [Self] = Metric::ALL;
+    fn index(self) -> usize {
+        Metric::index(self)
+    }
+    fn cloudwatch_name(self) -> &'static str {
+        Metric::cloudwatch_name(self)
+    }
+    fn unit(self) -> Unit {
+        Metric::unit(self)
+    }
+    fn kind(self) -> Kind {
+        Metric::kind(self)
+    }
+    fn prometheus_name(self) -> &'static str {
+        Metric::prometheus_name(self)
+    }
+    fn help(self) -> &'static str {
+        Metric::help(self)
     }
 }
 

@@ -1,21 +1,24 @@
-//! `/metrics`: the registry and the process in the Prometheus text exposition format (0.0.4).
+//! `/metrics`: every namespace's series and the process in the Prometheus text exposition format
+//! (0.0.4).
 //!
 //! Counters show the running sum of their samples, latencies a histogram in milliseconds,
 //! gauges their latest sample. Labels are the CloudWatch dimensions in Prometheus spelling:
-//! `stream_name`, `shard_id`, `consumer_name`.
+//! `stream_name`, `shard_id`, `consumer_name`, `delivery_stream_name`, `function_name`.
 
-use crate::names::{Kind, Metric};
+use crate::names::{KeyedMetric, Kind, MetricName};
+use crate::namespace::Namespace;
 use crate::process::ProcessStats;
 use crate::registry::Registry;
 use crate::series::{MetricHistory, Series};
 use crate::stat::{Histogram, Stat, LATENCY_BOUNDS_MS};
+use crate::table::Table;
 use std::fmt::Write;
 
 /// The `Content-Type` of [`render`]'s output.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
-struct Row {
-    metric: Metric,
+struct Row<M> {
+    metric: M,
     labels: String,
     total: Stat,
     histogram: Histogram,
@@ -33,12 +36,12 @@ fn label_value(out: &mut String, v: &str) {
     }
 }
 
-fn labels(stream: &str, extra: Option<(&str, &str)>) -> String {
-    let mut s = String::from("stream_name=\"");
-    label_value(&mut s, stream);
-    s.push('"');
-    if let Some((k, v)) = extra {
-        s.push(',');
+fn labels(pairs: &[(&str, &str)]) -> String {
+    let mut s = String::new();
+    for (i, (k, v)) in pairs.iter().enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
         s.push_str(k);
         s.push_str("=\"");
         label_value(&mut s, v);
@@ -47,7 +50,7 @@ fn labels(stream: &str, extra: Option<(&str, &str)>) -> String {
     s
 }
 
-fn collect(rows: &mut Vec<Row>, labels: &str, series: &Series) {
+fn collect<M: MetricName>(rows: &mut Vec<Row<M>>, labels: &str, series: &Series<M>) {
     for (metric, h) in series.iter() {
         let MetricHistory {
             total,
@@ -77,25 +80,35 @@ fn number(out: &mut String, v: f64) {
     }
 }
 
-/// Renders every series of `registry`, then `process`.
-pub fn render(registry: &Registry, process: &ProcessStats) -> String {
+/// The Kinesis families: every stream's series, its shards' and its consumers'.
+pub(crate) fn write_registry(out: &mut String, registry: &Registry) {
     let mut rows = Vec::new();
     for s in registry.streams() {
-        collect(&mut rows, &labels(&s.name, None), &s.stream.lock());
+        let stream = [("stream_name", s.name.as_str())];
+        collect(&mut rows, &labels(&stream), &s.stream.lock());
         for (shard, series) in s.shards.lock().iter() {
             let id = weir_core::ShardId(*shard).to_string();
-            collect(&mut rows, &labels(&s.name, Some(("shard_id", &id))), series);
+            let l = labels(&[stream[0], ("shard_id", &id)]);
+            collect(&mut rows, &l, series);
         }
         for (consumer, series) in s.consumers.lock().iter() {
-            collect(
-                &mut rows,
-                &labels(&s.name, Some(("consumer_name", consumer))),
-                series,
-            );
+            let l = labels(&[stream[0], ("consumer_name", consumer)]);
+            collect(&mut rows, &l, series);
         }
     }
+    write_families(out, rows);
+}
+
+/// The families of a keyed namespace, one series per key.
+pub(crate) fn write_table<M: KeyedMetric>(out: &mut String, table: &Table<M>) {
+    let mut rows = Vec::new();
+    table.for_each(|key, series| collect(&mut rows, &labels(&[(M::LABEL, key)]), series));
+    write_families(out, rows);
+}
+
+/// One `# HELP`/`# TYPE` per metric, then its rows.
+fn write_families<M: MetricName>(out: &mut String, mut rows: Vec<Row<M>>) {
     rows.sort_by_key(|r| r.metric);
-    let mut out = String::with_capacity(256 + rows.len() * 160);
     let mut current = None;
     for r in &rows {
         let name = r.metric.prometheus_name();
@@ -108,8 +121,9 @@ pub fn render(registry: &Registry, process: &ProcessStats) -> String {
             };
             let _ = writeln!(
                 out,
-                "# HELP {name} {} (CloudWatch AWS/Kinesis {}, {}).",
+                "# HELP {name} {} (CloudWatch {} {}, {}).",
                 r.metric.help().trim_end_matches('.'),
+                M::NAMESPACE,
                 r.metric.cloudwatch_name(),
                 r.metric.unit().as_str()
             );
@@ -118,12 +132,12 @@ pub fn render(registry: &Registry, process: &ProcessStats) -> String {
         match r.metric.kind() {
             Kind::Counter => {
                 let _ = write!(out, "{name}{{{}}} ", r.labels);
-                number(&mut out, r.total.sum);
+                number(out, r.total.sum);
                 out.push('\n');
             }
             Kind::Gauge => {
                 let _ = write!(out, "{name}{{{}}} ", r.labels);
-                number(&mut out, r.last);
+                number(out, r.last);
                 out.push('\n');
             }
             Kind::Latency => {
@@ -132,16 +146,28 @@ pub fn render(registry: &Registry, process: &ProcessStats) -> String {
                     cumulative += *c as u64;
                     let _ = write!(out, "{name}_bucket{{{},le=\"", r.labels);
                     match LATENCY_BOUNDS_MS.get(i) {
-                        Some(b) => number(&mut out, *b),
+                        Some(b) => number(out, *b),
                         None => out.push_str("+Inf"),
                     }
                     let _ = writeln!(out, "\"}} {cumulative}");
                 }
                 let _ = write!(out, "{name}_sum{{{}}} ", r.labels);
-                number(&mut out, r.total.sum);
+                number(out, r.total.sum);
                 let _ = writeln!(out, "\n{name}_count{{{}}} {}", r.labels, r.total.count);
             }
         }
+    }
+}
+
+/// Renders every namespace's series, then the registry's own bookkeeping and `process`.
+pub fn render(
+    namespaces: &[&dyn Namespace],
+    registry: &Registry,
+    process: &ProcessStats,
+) -> String {
+    let mut out = String::with_capacity(4096);
+    for ns in namespaces {
+        ns.write_prometheus(&mut out);
     }
     let (streams, shards, consumers) = registry.series_counts();
     out.push_str("# HELP weir_metrics_series Series the metrics registry tracks, by level.\n");
@@ -246,6 +272,7 @@ mod tests {
         s.record(2_000, &[(IncomingRecords, 250.0), (PutRecordsLatency, 3.0)]);
         s.record_shard(1, 2_000, &[(IncomingRecords, 250.0)]);
         let text = render(
+            &[&r],
             &r,
             &ProcessStats {
                 resident_bytes: Some(4096),
@@ -281,6 +308,36 @@ mod tests {
             !text.contains("process_open_fds"),
             "unknown values are left out"
         );
+    }
+
+    #[test]
+    fn renders_keyed_namespaces_under_their_labels() {
+        use crate::names::{FirehoseMetric, LambdaMetric};
+        let firehose = Table::<FirehoseMetric>::default();
+        firehose.record(Some("ds"), 1_000, &[(FirehoseMetric::IncomingRecords, 7.0)]);
+        let lambda = Table::<LambdaMetric>::default();
+        lambda.record(
+            Some("f"),
+            1_000,
+            &[
+                (LambdaMetric::Invocations, 1.0),
+                (LambdaMetric::Duration, 3.0),
+            ],
+        );
+        lambda.record(None, 1_000, &[(LambdaMetric::Invocations, 1.0)]);
+        let r = Registry::new(Limits::default());
+        let text = render(&[&r, &firehose, &lambda], &r, &ProcessStats::default());
+        for line in [
+            "# HELP weir_firehose_incoming_records_total Records put with PutRecord and PutRecordBatch (CloudWatch AWS/Firehose IncomingRecords, Count).",
+            "weir_firehose_incoming_records_total{delivery_stream_name=\"ds\"} 7",
+            "weir_lambda_invocations_total{function_name=\"f\"} 1",
+            "# TYPE weir_lambda_duration_milliseconds histogram",
+            "weir_lambda_duration_milliseconds_count{function_name=\"f\"} 1",
+        ] {
+            assert!(text.lines().any(|l| l == line), "missing {line:?} in\n{text}");
+        }
+        // The aggregate is what a query sums; it is not a series of its own here.
+        assert_eq!(text.matches("weir_lambda_invocations_total{").count(), 1);
     }
 
     #[test]

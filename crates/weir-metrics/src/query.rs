@@ -64,7 +64,7 @@ impl Registry {
         let Some(s) = self.get(stream) else {
             return Vec::new();
         };
-        if !metric.at(scope.level()) || period_s == 0 {
+        if !metric.at(scope.level()) {
             return Vec::new();
         }
         let read = |series: &Series| -> Vec<Datapoint> {
@@ -86,7 +86,7 @@ impl Registry {
         for s in self.streams() {
             let mut push = |scope: Scope, series: &Series| {
                 for (metric, h) in series.iter() {
-                    if h.minutes.has_data(now_ms) || h.seconds.has_data(now_ms) {
+                    if h.has_data(now_ms) {
                         out.push(Listed {
                             stream: s.name.clone(),
                             scope: scope.clone(),
@@ -108,13 +108,18 @@ impl Registry {
     }
 }
 
-fn aggregate(
+/// The datapoints of one metric's history whose periods start in `[start_ms, end_ms)`, oldest
+/// first (see [`Registry::statistics`]).
+pub(crate) fn aggregate(
     h: &MetricHistory,
     start_ms: i64,
     end_ms: i64,
     period_s: u32,
     now_ms: i64,
 ) -> Vec<Datapoint> {
+    if period_s == 0 {
+        return Vec::new();
+    }
     let ring = if period_s.is_multiple_of(60) {
         &h.minutes
     } else {

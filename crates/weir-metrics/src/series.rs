@@ -1,8 +1,8 @@
-//! One series: everything recorded under one dimension set (a stream, a shard of a stream, or a
-//! consumer of a stream), per metric — running totals for Prometheus and two rings of history
+//! One series: everything recorded under one dimension set (a stream, a shard of a stream, a
+//! consumer of a stream, a delivery stream, a function), per metric — running totals for Prometheus and two rings of history
 //! (1-second and 1-minute intervals) for the CloudWatch API.
 
-use crate::names::{Kind, Metric, METRIC_COUNT};
+use crate::names::{Kind, Metric, MetricName};
 use crate::ring::Ring;
 use crate::stat::{Histogram, Stat};
 
@@ -40,8 +40,8 @@ pub struct MetricHistory {
 }
 
 impl MetricHistory {
-    fn new(metric: Metric, cfg: &HistoryConfig) -> Self {
-        let hist = metric.kind() == Kind::Latency;
+    fn new(kind: Kind, cfg: &HistoryConfig) -> Self {
+        let hist = kind == Kind::Latency;
         Self {
             total: Stat::EMPTY,
             total_histogram: Histogram::default(),
@@ -64,28 +64,44 @@ impl MetricHistory {
     pub fn heap_bytes(&self) -> usize {
         std::mem::size_of::<Self>() + self.seconds.heap_bytes() + self.minutes.heap_bytes()
     }
+
+    /// Whether any sample is still in the retained history (what ListMetrics lists).
+    pub fn has_data(&self, now_ms: i64) -> bool {
+        self.minutes.has_data(now_ms) || self.seconds.has_data(now_ms)
+    }
 }
 
-/// All metrics of one dimension set; a metric's history is allocated on its first sample.
-#[derive(Debug, Default)]
-pub struct Series {
-    metrics: [Option<Box<MetricHistory>>; METRIC_COUNT],
+/// All metrics of one dimension set of namespace `M`; a metric's history is allocated on its
+/// first sample.
+#[derive(Debug)]
+pub struct Series<M: MetricName = Metric> {
+    metrics: Box<[Option<Box<MetricHistory>>]>,
+    namespace: std::marker::PhantomData<M>,
 }
 
-impl Series {
-    pub fn record(&mut self, cfg: &HistoryConfig, metric: Metric, at_ms: i64, v: f64) {
+impl<M: MetricName> Default for Series<M> {
+    fn default() -> Self {
+        Self {
+            metrics: M::ALL.iter().map(|_| None).collect(),
+            namespace: std::marker::PhantomData,
+        }
+    }
+}
+
+impl<M: MetricName> Series<M> {
+    pub fn record(&mut self, cfg: &HistoryConfig, metric: M, at_ms: i64, v: f64) {
         self.metrics[metric.index()]
-            .get_or_insert_with(|| Box::new(MetricHistory::new(metric, cfg)))
+            .get_or_insert_with(|| Box::new(MetricHistory::new(metric.kind(), cfg)))
             .add(metric.kind(), at_ms, v);
     }
 
-    pub fn get(&self, metric: Metric) -> Option<&MetricHistory> {
+    pub fn get(&self, metric: M) -> Option<&MetricHistory> {
         self.metrics[metric.index()].as_deref()
     }
 
     /// The metrics that have samples, with their histories.
-    pub fn iter(&self) -> impl Iterator<Item = (Metric, &MetricHistory)> {
-        Metric::ALL
+    pub fn iter(&self) -> impl Iterator<Item = (M, &MetricHistory)> {
+        M::ALL
             .iter()
             .zip(self.metrics.iter())
             .filter_map(|(m, h)| h.as_deref().map(|h| (*m, h)))

@@ -96,7 +96,7 @@ async fn serve(config: ServeConfig) -> Result<()> {
             endpoint: Some(format!("http://{}", config.listen)),
         },
     );
-    let firehose_metrics = Arc::new(weir_aws::firehose::metrics::FirehoseMetrics::default());
+    let firehose_metrics = Arc::new(weir_metrics::Table::<weir_metrics::FirehoseMetric>::default());
     let (delivery, delivery_store) = open_delivery(
         &config,
         &dir,

@@ -1,5 +1,7 @@
 //! The CloudWatch metrics front end: the read side of the API (GetMetricStatistics,
-//! GetMetricData, ListMetrics) over weir's own metrics, namespace `AWS/Kinesis`.
+//! GetMetricData, ListMetrics) over weir's own metrics, namespaces `AWS/Kinesis`,
+//! `AWS/Firehose` and `AWS/Lambda`. The operations see every namespace through one shape,
+//! [`weir_metrics::Namespace`], so none of them knows which namespaces exist.
 //!
 //! CloudWatch is served in all three protocols its model lists, because clients differ: current
 //! boto3 sends Smithy RPC v2 CBOR, other SDKs and CLIs awsJson1.0 or awsQuery (see
@@ -11,7 +13,6 @@ pub mod shapes;
 pub mod time;
 pub mod wire;
 
-use crate::metering::Metrics;
 use crate::server::Router;
 use bytes::Bytes;
 use http::{HeaderValue, Method, Request, Response, StatusCode};
@@ -113,8 +114,16 @@ impl CwError {
 
 /// What an operation reads.
 pub struct Ctx<'a> {
-    pub metrics: &'a Metrics,
+    /// Every namespace weir publishes, by name.
+    pub namespaces: Vec<&'a dyn weir_metrics::Namespace>,
     pub now_ms: i64,
+}
+
+impl Ctx<'_> {
+    /// The namespace called `name`, if weir publishes it.
+    pub fn namespace(&self, name: &str) -> Option<&dyn weir_metrics::Namespace> {
+        self.namespaces.iter().copied().find(|n| n.name() == name)
+    }
 }
 
 /// Whether a request is CloudWatch's, and in which protocol: RPC v2 by path, awsJson1.0 by
@@ -206,9 +215,8 @@ fn respond(
         return error_response(protocol, &e, request_id);
     }
     let result = wire::decode(protocol, body).and_then(|tree: Value| {
-        router.metrics.forget_deleted(&router.streams);
         let ctx = Ctx {
-            metrics: &router.metrics,
+            namespaces: router.namespaces(),
             now_ms: router.streams.now_millis(),
         };
         ops::dispatch(&ctx, op, &Input::root(&tree))

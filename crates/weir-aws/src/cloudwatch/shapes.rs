@@ -1,10 +1,8 @@
-//! Shapes and checks the CloudWatch operations share: dimensions, which series a metric and
-//! its dimensions name, statistics, periods.
+//! Shapes and checks the CloudWatch operations share: dimensions, statistics, periods.
 
 use super::wire::Input;
 use super::CwError;
-use weir_core::ShardId;
-use weir_metrics::{Datapoint, Metric, Scope, KINESIS_NAMESPACE};
+use weir_metrics::Datapoint;
 
 pub const MAX_DIMENSIONS: usize = 30;
 /// GetMetricStatistics' limit on datapoints per call.
@@ -35,44 +33,12 @@ pub fn dimensions<'a>(
         .collect()
 }
 
-/// The series a namespace, metric name and exact dimension set name: `None` when weir
-/// publishes no such metric (CloudWatch then answers with no datapoints, not an error).
-pub fn series(
-    namespace: &str,
-    metric_name: &str,
-    dims: &[(&str, Option<&str>)],
-) -> Option<(Metric, String, Scope)> {
-    if namespace != KINESIS_NAMESPACE {
-        return None;
-    }
-    let metric = Metric::from_cloudwatch_name(metric_name)?;
-    let get = |name: &str| -> Option<&str> {
-        dims.iter().find(|(n, _)| *n == name).and_then(|(_, v)| *v)
-    };
-    let stream = get("StreamName")?.to_string();
-    let scope = match dims.len() {
-        1 => Scope::Stream,
-        2 => {
-            if let Some(shard) = get("ShardId") {
-                Scope::Shard(ShardId::parse(shard)?.0)
-            } else {
-                Scope::Consumer(get("ConsumerName")?.to_string())
-            }
-        }
-        _ => return None,
-    };
-    metric.at(scope.level()).then_some((metric, stream, scope))
-}
-
-/// The dimensions of a series, as CloudWatch lists them.
-pub fn dimensions_of(stream: &str, scope: &Scope) -> Vec<(&'static str, String)> {
-    let mut d = vec![("StreamName", stream.to_string())];
-    match scope {
-        Scope::Stream => {}
-        Scope::Shard(i) => d.push(("ShardId", ShardId(*i).to_string())),
-        Scope::Consumer(c) => d.push(("ConsumerName", c.clone())),
-    }
-    d
+/// A `Dimensions` list whose values are required, as a metric's exact dimension set.
+pub fn exact_dimensions<'a>(i: &Input<'a>, key: &str) -> Result<Vec<(&'a str, &'a str)>, CwError> {
+    Ok(dimensions(i, key, true)?
+        .into_iter()
+        .map(|(name, value)| (name, value.unwrap_or_default()))
+        .collect())
 }
 
 /// A statistic: one of CloudWatch's five, or a percentile (`p99`, `p99.9`).
@@ -155,64 +121,6 @@ pub fn time_range(start_ms: i64, end_ms: i64) -> Result<(), CwError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn dimensions_pick_the_series() {
-        let s = |m: &str, d: &[(&str, &str)]| {
-            let d: Vec<_> = d.iter().map(|(n, v)| (*n, Some(*v))).collect();
-            series(KINESIS_NAMESPACE, m, &d)
-        };
-        assert_eq!(
-            s("IncomingRecords", &[("StreamName", "a")]),
-            Some((Metric::IncomingRecords, "a".into(), Scope::Stream))
-        );
-        assert_eq!(
-            s(
-                "IncomingRecords",
-                &[("ShardId", "shardId-000000000002"), ("StreamName", "a")]
-            ),
-            Some((Metric::IncomingRecords, "a".into(), Scope::Shard(2)))
-        );
-        assert_eq!(
-            s(
-                "SubscribeToShardEvent.Bytes",
-                &[("StreamName", "a"), ("ConsumerName", "c")]
-            ),
-            Some((
-                Metric::SubscribeToShardEventBytes,
-                "a".into(),
-                Scope::Consumer("c".into())
-            ))
-        );
-        // Not published at that level, unknown names, other namespaces, extra dimensions.
-        assert_eq!(
-            s(
-                "PutRecord.Latency",
-                &[("StreamName", "a"), ("ShardId", "1")]
-            ),
-            None
-        );
-        assert_eq!(s("Nope", &[("StreamName", "a")]), None);
-        assert_eq!(s("IncomingRecords", &[]), None);
-        assert_eq!(
-            s(
-                "IncomingRecords",
-                &[("StreamName", "a"), ("ShardId", "1"), ("X", "y")]
-            ),
-            None
-        );
-        assert_eq!(
-            series("AWS/EC2", "IncomingRecords", &[("StreamName", Some("a"))]),
-            None
-        );
-        assert_eq!(
-            dimensions_of("a", &Scope::Shard(2)),
-            vec![
-                ("StreamName", "a".into()),
-                ("ShardId", "shardId-000000000002".into())
-            ]
-        );
-    }
 
     #[test]
     fn statistics_and_periods() {

@@ -172,6 +172,12 @@ fn insert(node: &mut Value, path: &[&str], v: String) {
     }
 }
 
+/// awsQuery spells an empty list as the bare key (`Dimensions=`), which the tree holds as an
+/// empty string.
+fn is_empty_query_list(v: &Value) -> bool {
+    v.as_str() == Some("")
+}
+
 /// Lenient, path-aware reads of an input tree; errors name the parameter as AWS does.
 #[derive(Debug, Clone)]
 pub struct Input<'a> {
@@ -289,6 +295,7 @@ impl<'a> Input<'a> {
     pub fn list(&self, key: &str) -> Result<Vec<Input<'a>>, CwError> {
         match self.get(key) {
             None => Ok(Vec::new()),
+            Some(v) if is_empty_query_list(v) => Ok(Vec::new()),
             Some(Value::Array(a)) => a
                 .iter()
                 .filter(|v| !v.is_null())
@@ -315,6 +322,7 @@ impl<'a> Input<'a> {
     pub fn str_list(&self, key: &str) -> Result<Vec<&'a str>, CwError> {
         match self.get(key) {
             None => Ok(Vec::new()),
+            Some(v) if is_empty_query_list(v) => Ok(Vec::new()),
             Some(Value::Array(a)) => a
                 .iter()
                 .filter(|v| !v.is_null())
@@ -510,6 +518,17 @@ mod tests {
             "{}",
             e.message
         );
+    }
+
+    #[test]
+    fn an_empty_query_list_is_the_bare_key() {
+        // What botocore sends for `Dimensions=[]` (Lambda's account-wide metrics).
+        let v = decode(Protocol::AwsQuery, b"Dimensions=&Statistics=").unwrap();
+        let i = Input::root(&v);
+        assert!(i.list("Dimensions").unwrap().is_empty());
+        assert!(i.str_list("Statistics").unwrap().is_empty());
+        let v = decode(Protocol::AwsQuery, b"Dimensions=x").unwrap();
+        assert!(Input::root(&v).list("Dimensions").is_err());
     }
 
     #[test]

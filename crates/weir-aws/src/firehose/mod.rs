@@ -3,7 +3,6 @@
 //! checks with AWS's wording in [`shapes`]; the one mapping from delivery-service errors to wire
 //! errors is [`api_error`].
 
-pub mod metrics;
 pub mod ops;
 pub mod shapes;
 

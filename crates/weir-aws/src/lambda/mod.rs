@@ -239,39 +239,28 @@ pub(crate) fn json_body(body: &[u8]) -> Result<serde_json::Map<String, Value>> {
     }
 }
 
-/// Appends the functions' and event-source mappings' metrics to `/metrics` (Prometheus text):
-/// Lambda's Invocations, Errors, Duration, Throttles (invocations that waited for a sandbox),
-/// cold starts, and per mapping its IteratorAge and batch outcomes. Labels are function names
-/// and mapping UUIDs, both bounded by what users define.
+/// Appends to `/metrics` (Prometheus text) what the `AWS/Lambda` table does not hold: cold
+/// starts per function, and per event-source mapping its IteratorAge and batch outcomes. Labels
+/// are function names and mapping UUIDs, both bounded by what users define. Invocations, Errors,
+/// Throttles, Duration, ConcurrentExecutions and IteratorAge per function come from the table
+/// (see [`crate::server::Router::namespaces`]).
 pub fn render_metrics(out: &mut String, router: &Router) {
     use std::fmt::Write;
     use std::sync::atomic::Ordering::Relaxed;
     let label = |v: &str| v.replace('\\', "\\\\").replace('"', "\\\"");
     if let Some(f) = &router.functions {
-        let stats = f.stats();
-        type Row = (
-            &'static str,
-            &'static str,
-            &'static str,
-            fn(&weir_functions::FunctionStats) -> u64,
+        let name = "weir_lambda_cold_starts_total";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Invocations that started a new sandbox.\n# TYPE {name} counter"
         );
-        let rows: [Row; 5] = [
-            ("weir_lambda_invocations_total", "counter", "Invocations of the function (Lambda's Invocations).", |s| s.invocations.load(Relaxed)),
-            ("weir_lambda_errors_total", "counter", "Invocations that ended in a function error (Lambda's Errors).", |s| s.errors.load(Relaxed)),
-            ("weir_lambda_duration_microseconds_total", "counter", "Time spent in invocations, including queueing (Lambda's Duration, summed).", |s| s.duration_micros_total.load(Relaxed)),
-            ("weir_lambda_throttles_total", "counter", "Invocations that waited because every sandbox the function's concurrency allows was busy (Lambda's Throttles).", |s| s.throttles.load(Relaxed)),
-            ("weir_lambda_cold_starts_total", "counter", "Invocations that started a new sandbox.", |s| s.cold_starts.load(Relaxed)),
-        ];
-        for (name, ty, help, get) in rows {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {ty}");
-            for (function, s) in &stats {
-                let _ = writeln!(
-                    out,
-                    "{name}{{function_name=\"{}\"}} {}",
-                    label(function),
-                    get(s)
-                );
-            }
+        for (function, s) in &f.stats() {
+            let _ = writeln!(
+                out,
+                "{name}{{function_name=\"{}\"}} {}",
+                label(function),
+                s.cold_starts.load(Relaxed)
+            );
         }
     }
     if let Some(m) = &router.mappings {

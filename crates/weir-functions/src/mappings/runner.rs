@@ -315,8 +315,10 @@ async fn shard_loop(
             continue;
         }
         if let Some(last) = read.records.last() {
-            ctx.stats
-                .iterator_age(m, (ctx.now() - last.arrival_millis).max(0));
+            let age = (ctx.now() - last.arrival_millis).max(0);
+            ctx.stats.iterator_age(m, age);
+            let function = crate::FunctionService::name_of(&m.function_arn);
+            ctx.functions.metrics().iterator_age(function, age);
         }
         let records: Vec<StoredRecord> = if filters.is_empty() {
             read.records

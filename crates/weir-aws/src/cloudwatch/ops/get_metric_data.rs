@@ -47,7 +47,7 @@ fn run_query(ctx: &Ctx<'_>, q: &Input<'_>, start: i64, end: i64) -> Result<Optio
         .ok_or_else(|| CwError::missing(&format!("{}.Metric", stat_in.path())))?;
     let namespace = metric.str("Namespace")?.unwrap_or("");
     let metric_name = metric.required_str("MetricName")?;
-    let dims = shapes::dimensions(&metric, "Dimensions", true)?;
+    let dims = shapes::exact_dimensions(&metric, "Dimensions")?;
     let period = shapes::period(
         stat_in.int("Period")?,
         &format!("{}.Period", stat_in.path()),
@@ -63,17 +63,21 @@ fn run_query(ctx: &Ctx<'_>, q: &Input<'_>, start: i64, end: i64) -> Result<Optio
     if q.bool("ReturnData")? == Some(false) {
         return Ok(None);
     }
-    let values = match shapes::series(namespace, metric_name, &dims) {
-        Some((m, _, _)) if unit.is_some_and(|u| u != m.unit().as_str()) => Vec::new(),
-        Some((m, stream, scope)) => ctx
-            .metrics
-            .registry
-            .statistics(m, &stream, &scope, start, end, period, ctx.now_ms)
+    let values = super::read_series(
+        ctx,
+        namespace,
+        metric_name,
+        &dims,
+        unit,
+        (start, end, period),
+    )
+    .map(|a| {
+        a.datapoints
             .iter()
             .filter_map(|p| stat.of(p).map(|v| (p.timestamp_ms, v)))
-            .collect(),
-        None => Vec::new(),
-    };
+            .collect()
+    })
+    .unwrap_or_default();
     Ok(Some(Query {
         id: id.to_string(),
         label: q.str("Label")?.unwrap_or(metric_name).to_string(),

@@ -13,7 +13,7 @@ pub fn handle(ctx: &Ctx<'_>, i: &Input<'_>) -> Result<Doc, CwError> {
     let start = i.required_time("StartTime")?;
     let end = i.required_time("EndTime")?;
     let period = shapes::period(i.int("Period")?, "Period")?;
-    let dims = shapes::dimensions(i, "Dimensions", true)?;
+    let dims = shapes::exact_dimensions(i, "Dimensions")?;
     let unit = i.str("Unit")?;
     let mut stats = Vec::new();
     for (n, s) in i.str_list("Statistics")?.into_iter().enumerate() {
@@ -53,28 +53,16 @@ pub fn handle(ctx: &Ctx<'_>, i: &Input<'_>) -> Result<Doc, CwError> {
         )));
     }
 
-    if namespace == crate::firehose::metrics::NAMESPACE {
-        return Ok(firehose_statistics(
-            ctx,
-            metric_name,
-            &dims,
-            unit,
-            &stats,
-            start,
-            end,
-            period,
-        ));
-    }
-    let points = match shapes::series(namespace, metric_name, &dims) {
-        Some((metric, _, _)) if unit.is_some_and(|u| u != metric.unit().as_str()) => Vec::new(),
-        Some((metric, stream, scope)) => ctx
-            .metrics
-            .registry
-            .statistics(metric, &stream, &scope, start, end, period, ctx.now_ms)
-            .into_iter()
-            .map(|p| (metric, p))
-            .collect(),
-        None => Vec::new(),
+    let (unit, points) = match super::read_series(
+        ctx,
+        namespace,
+        metric_name,
+        &dims,
+        unit,
+        (start, end, period),
+    ) {
+        Some(a) => (a.unit.as_str(), a.datapoints),
+        None => ("", Vec::new()),
     };
     // Members in the model's order, whatever order the statistics were asked in.
     let order = [
@@ -86,14 +74,14 @@ pub fn handle(ctx: &Ctx<'_>, i: &Input<'_>) -> Result<Doc, CwError> {
     ];
     let datapoints = points
         .iter()
-        .map(|(metric, p)| {
+        .map(|p| {
             let mut fields = vec![("Timestamp", Doc::Time(p.timestamp_ms))];
             for (name, s) in &order {
                 if stats.contains(s) {
                     fields.push((*name, Doc::Num(s.of(p).unwrap_or(0.0))));
                 }
             }
-            fields.push(("Unit", Doc::Str(metric.unit().as_str().into())));
+            fields.push(("Unit", Doc::Str(unit.into())));
             let ext: Vec<(String, Doc)> = percentiles
                 .iter()
                 .filter_map(|s| match s {
@@ -113,61 +101,4 @@ pub fn handle(ctx: &Ctx<'_>, i: &Input<'_>) -> Result<Doc, CwError> {
         ("Label", Doc::Str(metric_name.to_string())),
         ("Datapoints", Doc::List(datapoints)),
     ]))
-}
-
-/// `AWS/Firehose` datapoints, dimension `DeliveryStreamName`.
-fn firehose_statistics(
-    ctx: &Ctx<'_>,
-    metric_name: &str,
-    dims: &[(&str, Option<&str>)],
-    unit: Option<&str>,
-    stats: &[Statistic],
-    start: i64,
-    end: i64,
-    period: u32,
-) -> Doc {
-    use crate::firehose::metrics::{metric_of, DIMENSION};
-    let stream = match dims {
-        [(DIMENSION, Some(s))] => Some(*s),
-        _ => None,
-    };
-    let points = match (metric_of(metric_name), stream) {
-        (Some(m), Some(s)) if unit.is_none_or(|u| u == m.unit()) => ctx
-            .metrics
-            .firehose
-            .statistics(m, s, start, end, period, ctx.now_ms)
-            .into_iter()
-            .map(|p| (m, p))
-            .collect(),
-        _ => Vec::new(),
-    };
-    let order = [
-        ("SampleCount", Statistic::SampleCount),
-        ("Average", Statistic::Average),
-        ("Sum", Statistic::Sum),
-        ("Minimum", Statistic::Minimum),
-        ("Maximum", Statistic::Maximum),
-    ];
-    let datapoints = points
-        .iter()
-        .map(|(m, (at, stat))| {
-            let p = weir_metrics::Datapoint {
-                timestamp_ms: *at,
-                stat: *stat,
-                histogram: None,
-            };
-            let mut fields = vec![("Timestamp", Doc::Time(*at))];
-            for (name, s) in &order {
-                if stats.contains(s) {
-                    fields.push((*name, Doc::Num(s.of(&p).unwrap_or(0.0))));
-                }
-            }
-            fields.push(("Unit", Doc::Str(m.unit().into())));
-            Doc::Struct(fields)
-        })
-        .collect();
-    Doc::Struct(vec![
-        ("Label", Doc::Str(metric_name.to_string())),
-        ("Datapoints", Doc::List(datapoints)),
-    ])
 }

@@ -1,10 +1,11 @@
-//! ListMetrics: the metrics that have data in the retained history, filtered by namespace,
-//! name and dimensions, 500 per page.
+//! ListMetrics: the metrics that have data in the retained history of every namespace, filtered
+//! by namespace, name and dimensions, 500 per page (namespaces in name order, so a page token
+//! stays valid while nothing new appears).
 
 use crate::cloudwatch::shapes;
 use crate::cloudwatch::wire::{Doc, Input};
 use crate::cloudwatch::{Ctx, CwError};
-use weir_metrics::KINESIS_NAMESPACE;
+use weir_metrics::ListedMetric;
 
 const PAGE: usize = 500;
 const MAX_DIMENSION_FILTERS: usize = 10;
@@ -37,40 +38,24 @@ pub fn handle(ctx: &Ctx<'_>, i: &Input<'_>) -> Result<Doc, CwError> {
     };
     // Everything listed has data within the 1-minute history (three hours): RecentlyActive
     // filters nothing more.
-    let matching: Vec<Doc> = ctx
-        .metrics
-        .registry
-        .list(ctx.now_ms)
-        .into_iter()
-        .filter(|_| namespace.is_none_or(|n| n == KINESIS_NAMESPACE))
-        .filter(|l| metric_name.is_none_or(|n| n == l.metric.cloudwatch_name()))
-        .filter_map(|l| {
-            let dims = shapes::dimensions_of(&l.stream, &l.scope);
-            let keep = filters.iter().all(|(name, value)| {
-                dims.iter()
+    let mut matching = Vec::new();
+    for ns in ctx
+        .namespaces
+        .iter()
+        .filter(|ns| namespace.is_none_or(|n| n == ns.name()))
+    {
+        for l in ns.metrics(ctx.now_ms) {
+            let named = metric_name.is_none_or(|n| n == l.metric_name);
+            let dimensioned = filters.iter().all(|(name, value)| {
+                l.dimensions
+                    .iter()
                     .any(|(n, v)| n == name && value.is_none_or(|want| want == v))
             });
-            keep.then(|| {
-                Doc::Struct(vec![
-                    ("Namespace", Doc::Str(KINESIS_NAMESPACE.into())),
-                    ("MetricName", Doc::Str(l.metric.cloudwatch_name().into())),
-                    (
-                        "Dimensions",
-                        Doc::List(
-                            dims.into_iter()
-                                .map(|(n, v)| {
-                                    Doc::Struct(vec![
-                                        ("Name", Doc::Str(n.into())),
-                                        ("Value", Doc::Str(v)),
-                                    ])
-                                })
-                                .collect(),
-                        ),
-                    ),
-                ])
-            })
-        })
-        .collect();
+            if named && dimensioned {
+                matching.push(listed(ns.name(), l));
+            }
+        }
+    }
     let total = matching.len();
     let page: Vec<Doc> = matching.into_iter().skip(skip).take(PAGE).collect();
     let mut out = vec![("Metrics", Doc::List(page))];
@@ -81,4 +66,17 @@ pub fn handle(ctx: &Ctx<'_>, i: &Input<'_>) -> Result<Doc, CwError> {
         ));
     }
     Ok(Doc::Struct(out))
+}
+
+fn listed(namespace: &'static str, l: ListedMetric) -> Doc {
+    let dimensions = l
+        .dimensions
+        .into_iter()
+        .map(|(n, v)| Doc::Struct(vec![("Name", Doc::Str(n.into())), ("Value", Doc::Str(v))]))
+        .collect();
+    Doc::Struct(vec![
+        ("Namespace", Doc::Str(namespace.into())),
+        ("MetricName", Doc::Str(l.metric_name.into())),
+        ("Dimensions", Doc::List(dimensions)),
+    ])
 }

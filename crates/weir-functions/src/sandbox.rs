@@ -32,6 +32,7 @@ pub(crate) struct Sandbox {
 }
 
 /// The program, arguments, working directory and extra environment of a function's runtime.
+#[derive(Debug)]
 pub(crate) struct Launch {
     pub program: String,
     pub args: Vec<String>,

@@ -353,7 +353,11 @@ async fn bisection_isolates_a_poison_record() {
     };
     eventually("every good record", || (delivered() == want).then_some(())).await;
     assert_eq!(delivered(), want, "every good record got through");
-    assert_eq!(w.failures_in("dlq").len(), 1, "the poison record failed once");
+    assert_eq!(
+        w.failures_in("dlq").len(),
+        1,
+        "the poison record failed once"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

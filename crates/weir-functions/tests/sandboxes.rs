@@ -466,7 +466,13 @@ async fn a_node_package_without_the_runtime_client_is_refused_clearly() {
         .unwrap_err();
     assert!(matches!(err, weir_functions::Error::Invalid(_)), "{err:?}");
     let message = err.to_string();
-    assert!(message.contains(&format!("cannot find {}", ric.display())), "{message}");
-    assert!(message.contains("npm install -g aws-lambda-ric@3"), "{message}");
+    assert!(
+        message.contains(&format!("cannot find {}", ric.display())),
+        "{message}"
+    );
+    assert!(
+        message.contains("npm install -g aws-lambda-ric@3"),
+        "{message}"
+    );
     assert!(message.contains("--node-ric"), "{message}");
 }

@@ -135,6 +135,7 @@ fn target() -> &'static Target {
                 account_id: "000000000000".into(),
                 code_dir: objects.join("functions"),
                 python: "python3".into(),
+                node_ric: "aws-lambda-ric".into(),
                 endpoint: None,
             },
         );

@@ -319,8 +319,12 @@ async fn handle(router: Arc<Router>, req: Request<Incoming>, peer: SocketAddr) -
     let span = tracing::info_span!("request", request_id = %request_id, %peer);
     let mut resp = route(router, req).instrument(span).await;
     let h = resp.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&request_id) {
-        h.insert("x-amzn-requestid", v);
+    // An operation may have its own request id: Invoke answers with the invocation's, the one
+    // the handler saw as `context.awsRequestId`.
+    if !h.contains_key("x-amzn-requestid") {
+        if let Ok(v) = HeaderValue::from_str(&request_id) {
+            h.insert("x-amzn-requestid", v);
+        }
     }
     resp
 }

@@ -1,8 +1,8 @@
 //! Function hosting: people's Lambda handlers run unchanged, without containers.
 //!
-//! A function is a command (a runtime client such as `python3 -m awslambdaric app.handler`, or
-//! a custom runtime's `bootstrap`) or an HTTP endpoint. Command functions run in *sandboxes*:
-//! one process each, started on demand, reused while warm, killed when an invocation exceeds its
+//! A function is a command (a runtime client such as `python3 -m awslambdaric app.handler` or
+//! `aws-lambda-ric index.handler`, or a custom runtime's `bootstrap`) or an HTTP endpoint.
+//! Command functions run in *sandboxes*: one process each, started on demand, reused while warm, killed when an invocation exceeds its
 //! timeout and replaced when it crashes. Each sandbox gets its own Lambda Runtime API listener on
 //! loopback (`AWS_LAMBDA_RUNTIME_API`), exactly the API the official runtime clients speak
 //! (`/2018-06-01/runtime/invocation/next`, `…/response`, `…/error`, `/runtime/init/error`), so
@@ -21,6 +21,7 @@ pub mod model;
 mod pool;
 mod registry;
 mod runtime_api;
+mod runtimes;
 mod sandbox;
 pub mod schedules;
 mod service;

@@ -29,7 +29,8 @@ pub enum Code {
         working_dir: Option<PathBuf>,
     },
     /// A deployment package unpacked into `dir`; how it starts depends on the runtime
-    /// (`python3.*`: `python3 -m awslambdaric <Handler>`; `provided*`: `./bootstrap`).
+    /// (`python3.*`: `python3 -m awslambdaric <Handler>`; `nodejs*`: `aws-lambda-ric <Handler>`;
+    /// `provided*`: `./bootstrap`). See `runtimes.rs`.
     Package { dir: PathBuf },
     /// An HTTP endpoint: weir POSTs the event JSON and reads the response.
     Http { url: String },

@@ -3,7 +3,15 @@
 //! `GET /runtime/invocation/next` long-polls the function's queue; `POST …/{id}/response` and
 //! `…/{id}/error` answer the invocation the sandbox holds; `POST /runtime/init/error` reports a
 //! runtime that could not start. Status codes and headers are the ones the official runtime
-//! clients expect (awslambdaric needs `Content-Type: application/json` on `/next`).
+//! clients expect (awslambdaric needs `Content-Type: application/json` on `/next`; Go's and
+//! Java's accept nothing but 200 from `/next` and 202 from a POST). docs/functions.md compares
+//! this API with what each client sends.
+//!
+//! Two things the clients send that a plain HTTP server gets wrong: an X-Ray error cause header
+//! of up to 1 MiB on `…/error` (Go, Java), hence [`MAX_HEAD_BYTES`]; and a chunked
+//! `…/response` whose trailers say that the function failed half-way
+//! (`Lambda-Runtime-Function-Error-Type` / `-Error-Body`: Go whenever its response reader
+//! fails, Node.js for streamed responses), which answers the invocation as an error.
 
 use crate::model::{InvokeOutcome, MAX_SYNC_PAYLOAD_BYTES};
 use crate::pool::Pool;
@@ -18,6 +26,13 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 
 const PREFIX: &str = "/2018-06-01/runtime/";
+
+/// The largest request head read: the clients send `Lambda-Runtime-Function-XRay-Error-Cause`
+/// headers of up to 1 MiB (hyper's default buffer, ~400 KB, would refuse them with a 431 and
+/// the runtime would exit instead of reporting its error).
+const MAX_HEAD_BYTES: usize = 2 * 1024 * 1024;
+const ERROR_TYPE: &str = "lambda-runtime-function-error-type";
+const ERROR_BODY: &str = "lambda-runtime-function-error-body";
 
 pub(crate) async fn serve(listener: TcpListener, pool: Arc<Pool>, sandbox: Arc<Sandbox>) {
     loop {
@@ -34,6 +49,7 @@ pub(crate) async fn serve(listener: TcpListener, pool: Arc<Pool>, sandbox: Arc<S
                 async move { Ok::<_, std::convert::Infallible>(handle(req, &pool, &sandbox).await) }
             });
             let _ = hyper::server::conn::http1::Builder::new()
+                .max_buf_size(MAX_HEAD_BYTES)
                 .serve_connection(TokioIo::new(stream), service)
                 .await;
         });
@@ -56,7 +72,7 @@ async fn handle(
     match (req.method(), rest) {
         (&Method::GET, "invocation/next") => next(pool, sandbox).await,
         (&Method::POST, "init/error") => {
-            let doc = read_body(req).await.unwrap_or_default();
+            let doc = read_body(req).await.map(|b| b.bytes).unwrap_or_default();
             tracing::warn!(function = %sandbox.function.name, "runtime failed to initialise: {}", String::from_utf8_lossy(&doc));
             sandbox.init_failed(doc.to_vec());
             accepted()
@@ -73,11 +89,7 @@ async fn handle(
                 );
             };
             let (id, kind) = (id.to_string(), kind.to_string());
-            let error_type = req
-                .headers()
-                .get("Lambda-Runtime-Function-Error-Type")
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string);
+            let error_type = header(req.headers(), ERROR_TYPE);
             let Some(body) = read_body(req).await else {
                 let answered = sandbox.finish(&id, |rid| {
                     InvokeOutcome::failed(
@@ -97,27 +109,27 @@ async fn handle(
                     invalid_id()
                 };
             };
-            let outcome = |rid: &str| match kind.as_str() {
-                "response" => InvokeOutcome {
-                    payload: body.to_vec(),
+            let failed_midway = body.trailers.as_ref().and_then(|t| header(t, ERROR_TYPE));
+            let outcome = |rid: &str| match (kind.as_str(), failed_midway) {
+                ("response", None) => InvokeOutcome {
+                    payload: body.bytes.to_vec(),
                     function_error: None,
                     request_id: rid.to_string(),
                 },
-                _ => {
-                    let mut payload = body.to_vec();
-                    if serde_json::from_slice::<serde_json::Value>(&payload).is_err() {
-                        payload = serde_json::to_vec(&serde_json::json!({
-                            "errorType": error_type.clone().unwrap_or_else(|| "Unhandled".into()),
-                            "errorMessage": String::from_utf8_lossy(&body),
-                        }))
+                ("response", Some(error_type)) => {
+                    let doc = body
+                        .trailers
+                        .as_ref()
+                        .and_then(|t| header(t, ERROR_BODY))
+                        .and_then(|b| base64_simd::STANDARD.decode_to_vec(b).ok())
                         .unwrap_or_default();
-                    }
-                    InvokeOutcome {
-                        payload,
-                        function_error: Some("Unhandled".into()),
-                        request_id: rid.to_string(),
-                    }
+                    failed(rid, doc, &error_type)
                 }
+                _ => failed(
+                    rid,
+                    body.bytes.to_vec(),
+                    error_type.as_deref().unwrap_or("Unhandled"),
+                ),
             };
             if !matches!(kind.as_str(), "response" | "error") {
                 return error(
@@ -177,13 +189,46 @@ async fn next(pool: &Arc<Pool>, sandbox: &Arc<Sandbox>) -> Response<Full<Bytes>>
     resp
 }
 
+/// A function error: its own error document when it sent one, Lambda's otherwise.
+fn failed(request_id: &str, doc: Vec<u8>, error_type: &str) -> InvokeOutcome {
+    if serde_json::from_slice::<serde_json::Value>(&doc).is_ok() {
+        return InvokeOutcome {
+            payload: doc,
+            function_error: Some("Unhandled".into()),
+            request_id: request_id.to_string(),
+        };
+    }
+    InvokeOutcome::failed(
+        request_id,
+        error_type,
+        String::from_utf8_lossy(&doc).into_owned(),
+    )
+}
+
+fn header(headers: &http::HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
+struct Body {
+    bytes: Bytes,
+    /// The trailers of a chunked body.
+    trailers: Option<http::HeaderMap>,
+}
+
 /// The body, or None when it is larger than a synchronous payload may be.
-async fn read_body(req: Request<Incoming>) -> Option<Bytes> {
-    Limited::new(req.into_body(), MAX_SYNC_PAYLOAD_BYTES)
+async fn read_body(req: Request<Incoming>) -> Option<Body> {
+    let collected = Limited::new(req.into_body(), MAX_SYNC_PAYLOAD_BYTES)
         .collect()
         .await
-        .ok()
-        .map(|c| c.to_bytes())
+        .ok()?;
+    let trailers = collected.trailers().cloned();
+    Some(Body {
+        bytes: collected.to_bytes(),
+        trailers,
+    })
 }
 
 fn accepted() -> Response<Full<Bytes>> {

@@ -10,6 +10,7 @@
 use crate::model::{Code, FunctionConfig, InvokeOutcome};
 use crate::pool::{Invocation, Pool};
 use crate::runtime_api;
+use crate::runtimes::PackageRuntime;
 use crate::service::FunctionsConfig;
 use parking_lot::Mutex;
 use std::path::PathBuf;
@@ -31,6 +32,7 @@ pub(crate) struct Sandbox {
 }
 
 /// The program, arguments, working directory and extra environment of a function's runtime.
+#[derive(Debug)]
 pub(crate) struct Launch {
     pub program: String,
     pub args: Vec<String>,
@@ -53,21 +55,10 @@ pub(crate) fn launch(
         }),
         Code::Package { dir } => {
             let runtime = function.runtime.as_deref().unwrap_or("");
-            if runtime.starts_with("python3") {
-                let handler = function.handler.clone().unwrap_or_default();
-                Ok(Launch {
-                    program: settings.python.clone(),
-                    args: vec!["-m".into(), "awslambdaric".into(), handler],
-                    working_dir: Some(dir.clone()),
-                })
-            } else if runtime.starts_with("provided") {
-                Ok(Launch {
-                    program: dir.join("bootstrap").to_string_lossy().into_owned(),
-                    args: Vec::new(),
-                    working_dir: Some(dir.clone()),
-                })
-            } else {
-                Err(format!("weir cannot run the runtime {runtime:?}"))
+            let handler = function.handler.as_deref().unwrap_or("");
+            match PackageRuntime::of(runtime) {
+                Some(family) => family.launch(dir, handler, settings),
+                None => Err(format!("weir cannot run the runtime {runtime:?}")),
             }
         }
         Code::Http { .. } => Err("an HTTP function has no sandbox".into()),

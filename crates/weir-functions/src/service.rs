@@ -4,6 +4,7 @@ use crate::http_function::{self, HttpClient};
 use crate::model::*;
 use crate::pool::{Invocation, Pool};
 use crate::registry::Registry;
+use crate::runtimes::PackageRuntime;
 use crate::{Error, Result};
 use bytes::Bytes;
 use parking_lot::Mutex;
@@ -22,8 +23,11 @@ pub struct FunctionsConfig {
     pub account_id: String,
     /// Where deployment packages are unpacked (`<data-dir>/functions`).
     pub code_dir: PathBuf,
-    /// The interpreter for `python3.*` runtimes.
+    /// The interpreter for `python3.*` runtimes (it needs the `awslambdaric` package).
     pub python: String,
+    /// The Node.js runtime interface client for `nodejs*` runtimes (npm's `aws-lambda-ric`): a
+    /// path, or a name looked up on PATH.
+    pub node_ric: String,
     /// weir's own endpoint, given to handlers as `AWS_ENDPOINT_URL` (None: not set).
     pub endpoint: Option<String>,
 }
@@ -117,14 +121,12 @@ impl FunctionService {
                         "Runtime and Handler are mandatory parameters for functions created with deployment packages.".into(),
                     ));
                 }
-                if !(runtime.starts_with("python3") || runtime.starts_with("provided")) {
+                let Some(family) = PackageRuntime::of(runtime) else {
                     return Err(Error::Invalid(format!(
-                        "weir runs deployment packages for the python3.* and provided.* runtimes; {runtime} is not supported (define the function by a command instead)"
+                        "weir runs deployment packages for the python3.*, nodejs* and provided.* runtimes; {runtime} is not supported (define the function by a command instead)"
                     )));
-                }
-                if runtime.starts_with("python3") {
-                    self.check_python().await?;
-                }
+                };
+                family.check_client(settings).await?;
                 let sha = base64_sha256(&zip);
                 let dir = settings
                     .code_dir
@@ -136,7 +138,7 @@ impl FunctionService {
                     .await
                     .map_err(|e| Error::Internal(e.to_string()))?
                     .map_err(Error::Invalid)?;
-                if runtime.starts_with("provided") && !dir.join("bootstrap").is_file() {
+                if family == PackageRuntime::Provided && !dir.join("bootstrap").is_file() {
                     return Err(Error::Invalid(
                         "The deployment package of a provided runtime must contain an executable named bootstrap at its root.".into(),
                     ));
@@ -173,27 +175,6 @@ impl FunctionService {
         self.inner.registry.create(&f)?;
         self.inner.stats.lock().remove(&f.name);
         Ok(f)
-    }
-
-    /// Fails with a clear message when the configured interpreter has no awslambdaric.
-    async fn check_python(&self) -> Result<()> {
-        let python = &self.inner.settings.python;
-        let probe = tokio::process::Command::new(python)
-            .args(["-c", "import awslambdaric"])
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .status();
-        match tokio::time::timeout(Duration::from_secs(20), probe).await {
-            Ok(Ok(s)) if s.success() => Ok(()),
-            Ok(Ok(_)) => Err(Error::Invalid(format!(
-                "python3.* functions run under the AWS Lambda runtime interface client, which {python} cannot import: install it with `{python} -m pip install awslambdaric` (or point weir at another interpreter with --python)"
-            ))),
-            Ok(Err(e)) => Err(Error::Invalid(format!(
-                "python3.* functions need a Python interpreter, but {python} cannot be started: {e}"
-            ))),
-            Err(_) => Err(Error::Internal(format!("{python} did not answer within 20 s"))),
-        }
     }
 
     pub fn get(&self, function: &str) -> Result<FunctionConfig> {

@@ -121,6 +121,7 @@ fn world() -> World {
             account_id: "000000000000".into(),
             code_dir: dir.path().join("functions"),
             python: "python3".into(),
+            node_ric: "aws-lambda-ric".into(),
             endpoint: None,
         },
     );

@@ -56,6 +56,7 @@ fn service(dir: &Path) -> FunctionService {
             account_id: "000000000000".into(),
             code_dir: dir.join("functions"),
             python: "python3".into(),
+            node_ric: "aws-lambda-ric".into(),
             endpoint: None,
         },
     )
@@ -398,6 +399,7 @@ async fn a_python_package_without_a_usable_interpreter_is_refused_clearly() {
                 .join("no-such-python")
                 .to_string_lossy()
                 .into_owned(),
+            node_ric: "aws-lambda-ric".into(),
             endpoint: None,
         },
     );
@@ -424,4 +426,53 @@ async fn a_python_package_without_a_usable_interpreter_is_refused_clearly() {
         err.to_string().contains("need a Python interpreter"),
         "{err}"
     );
+}
+
+#[tokio::test]
+async fn a_node_package_without_the_runtime_client_is_refused_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let meta = Arc::new(weir_storage::metadata::MemoryMetadata::new());
+    let ric = dir.path().join("no-such-dir").join("aws-lambda-ric");
+    let svc = FunctionService::new(
+        meta,
+        Arc::new(weir_core::SystemClock),
+        FunctionsConfig {
+            region: "us-east-1".into(),
+            account_id: "000000000000".into(),
+            code_dir: dir.path().join("functions"),
+            python: "python3".into(),
+            node_ric: ric.to_string_lossy().into_owned(),
+            endpoint: None,
+        },
+    );
+    let mut zip = Vec::new();
+    {
+        let mut w = zip::ZipWriter::new(std::io::Cursor::new(&mut zip));
+        w.start_file("index.js", zip::write::SimpleFileOptions::default())
+            .unwrap();
+        std::io::Write::write_all(&mut w, b"exports.handler = async () => 1;\n").unwrap();
+        w.finish().unwrap();
+    }
+    let err = svc
+        .create(CreateFunction {
+            name: "node".into(),
+            role: "r".into(),
+            runtime: Some("nodejs20.x".into()),
+            handler: Some("index.handler".into()),
+            zip_file: Some(zip),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(err, weir_functions::Error::Invalid(_)), "{err:?}");
+    let message = err.to_string();
+    assert!(
+        message.contains(&format!("cannot find {}", ric.display())),
+        "{message}"
+    );
+    assert!(
+        message.contains("npm install -g aws-lambda-ric@3"),
+        "{message}"
+    );
+    assert!(message.contains("--node-ric"), "{message}");
 }

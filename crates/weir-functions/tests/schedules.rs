@@ -59,6 +59,7 @@ async fn setup() -> (Schedules, Arc<ManualClock>, Arc<Mutex<Vec<Value>>>) {
             account_id: "000000000000".into(),
             code_dir: dir.path().join("f"),
             python: "python3".into(),
+            node_ric: "aws-lambda-ric".into(),
             endpoint: None,
         },
     );

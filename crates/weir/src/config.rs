@@ -84,6 +84,10 @@ pub struct ServeArgs {
     /// [default: python3]
     #[arg(long, env = "WEIR_PYTHON")]
     pub python: Option<String>,
+    /// The Lambda runtime interface client that runs nodejs* functions (npm's aws-lambda-ric),
+    /// a path or a name on PATH. [default: aws-lambda-ric]
+    #[arg(long, env = "WEIR_NODE_RIC")]
+    pub node_ric: Option<String>,
     /// Connections served at once; one more is accepted and closed at once. [default: 4096]
     #[arg(long, env = "WEIR_MAX_CONNECTIONS")]
     pub max_connections: Option<usize>,
@@ -152,6 +156,8 @@ struct FileConfig {
     #[serde(alias = "cached-tail-bytes")]
     cached_tail_bytes: Option<u64>,
     python: Option<String>,
+    #[serde(alias = "node-ric")]
+    node_ric: Option<String>,
     #[serde(alias = "max-connections")]
     max_connections: Option<usize>,
     #[serde(alias = "max-inflight-bytes")]
@@ -195,6 +201,7 @@ pub struct ServeConfig {
     pub log_options: weir_storage::LocalLogOptions,
     pub limits: weir_aws::admission::Limits,
     pub python: String,
+    pub node_ric: String,
     /// Firehose bucket targets by bucket name.
     pub buckets: BTreeMap<String, weir_delivery::sink::BucketTarget>,
     /// Firehose transform functions by name: their HTTP URLs.
@@ -368,6 +375,11 @@ impl ServeConfig {
                 .clone()
                 .or(file.python.clone())
                 .unwrap_or_else(|| "python3".into()),
+            node_ric: args
+                .node_ric
+                .clone()
+                .or(file.node_ric.clone())
+                .unwrap_or_else(|| "aws-lambda-ric".into()),
             buckets,
             functions,
             delivery_poll,
@@ -500,7 +512,7 @@ upper = "http://127.0.0.1:9100/upper"
         let path = dir.path().join("weir.toml");
         std::fs::write(
             &path,
-            "listen = \"127.0.0.1:9000\"\nregion = \"eu-west-1\"\n",
+            "listen = \"127.0.0.1:9000\"\nregion = \"eu-west-1\"\nnode-ric = \"/opt/ric/aws-lambda-ric\"\npython = \"/usr/bin/python3.11\"\n",
         )
         .unwrap();
         let c = ServeConfig::from_args(ServeArgs {
@@ -511,6 +523,11 @@ upper = "http://127.0.0.1:9100/upper"
         .unwrap();
         assert_eq!(c.listen.port(), 9000);
         assert_eq!(c.region, "ap-south-1");
+        assert_eq!(c.node_ric, "/opt/ric/aws-lambda-ric");
+        assert_eq!(c.python, "/usr/bin/python3.11");
+        let defaults = ServeConfig::from_args(ServeArgs::default()).unwrap();
+        assert_eq!(defaults.node_ric, "aws-lambda-ric");
+        assert_eq!(defaults.python, "python3");
     }
 
     #[test]

@@ -34,7 +34,7 @@ pub struct Target {
 #[derive(Debug, Subcommand)]
 pub enum FunctionCommand {
     /// Define a function: a command that runs a Lambda runtime client, an HTTP endpoint, or a
-    /// zip package for a python3.* / provided.* runtime.
+    /// zip package for a python3.* / nodejs* / provided.* runtime.
     Create {
         name: String,
         /// The runtime process to start, e.g. "python3 -m awslambdaric app.handler".

@@ -93,6 +93,7 @@ async fn serve(config: ServeConfig) -> Result<()> {
             account_id: config.account_id.clone(),
             code_dir: dir.root().join("functions"),
             python: config.python.clone(),
+            node_ric: config.node_ric.clone(),
             endpoint: Some(format!("http://{}", config.listen)),
         },
     );

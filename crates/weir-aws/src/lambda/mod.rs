@@ -107,9 +107,15 @@ pub async fn handle(router: Arc<Router>, req: Request<Incoming>) -> Response<Bod
         .get(http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    let max = weir_functions::model::MAX_SYNC_PAYLOAD_BYTES + 64 * 1024;
+    let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let limit = if method == Method::POST && matches!(parts.as_slice(), [_, "functions"]) {
+        RequestLimit::CREATE_FUNCTION
+    } else {
+        RequestLimit::INVOKE
+    };
+    let max = limit.bytes;
     if declared.is_some_and(|n| n > max as u64) {
-        return error_response(&too_large());
+        return error_response(&limit.exceeded());
     }
     let body = match router
         .admission
@@ -117,7 +123,7 @@ pub async fn handle(router: Arc<Router>, req: Request<Incoming>) -> Response<Bod
         .await
     {
         Ok((b, _permit)) => b,
-        Err(crate::admission::BodyError::TooLarge) => return error_response(&too_large()),
+        Err(crate::admission::BodyError::TooLarge) => return error_response(&limit.exceeded()),
         Err(_) => {
             return error_response(&LambdaError::new(
                 "InvalidRequestContentException",
@@ -126,7 +132,6 @@ pub async fn handle(router: Arc<Router>, req: Request<Incoming>) -> Response<Bod
             ))
         }
     };
-    let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
     let answer = match (&method, parts.as_slice()) {
         (&Method::POST, [_, "functions"]) => functions::create(&functions, &body).await,
         (&Method::GET, [_, "functions"]) => functions::list(&functions, &query),
@@ -180,15 +185,41 @@ pub async fn handle(router: Arc<Router>, req: Request<Incoming>) -> Response<Bod
     }
 }
 
-fn too_large() -> LambdaError {
-    LambdaError::new(
-        "RequestTooLargeException",
-        413,
-        format!(
-            "Request must be smaller than {} bytes for the InvokeFunction operation",
-            weir_functions::model::MAX_SYNC_PAYLOAD_BYTES
-        ),
-    )
+/// The largest request body an operation takes, and the error Lambda answers beyond it.
+struct RequestLimit {
+    bytes: usize,
+    /// The limit Lambda's message names.
+    stated: usize,
+    code: &'static str,
+    operation: &'static str,
+}
+
+impl RequestLimit {
+    /// A synchronous payload of 6 MB, with room for the request's own framing.
+    const INVOKE: RequestLimit = RequestLimit {
+        bytes: weir_functions::model::MAX_SYNC_PAYLOAD_BYTES + 64 * 1024,
+        stated: weir_functions::model::MAX_SYNC_PAYLOAD_BYTES,
+        code: "RequestTooLargeException",
+        operation: "InvokeFunction",
+    };
+    /// A 50 MB zip, base64 in the JSON body: Lambda's limit for `Code.ZipFile`.
+    const CREATE_FUNCTION: RequestLimit = RequestLimit {
+        bytes: 69_905_067,
+        stated: 69_905_067,
+        code: "RequestEntityTooLargeException",
+        operation: "CreateFunction",
+    };
+
+    fn exceeded(&self) -> LambdaError {
+        LambdaError::new(
+            self.code,
+            413,
+            format!(
+                "Request must be smaller than {} bytes for the {} operation",
+                self.stated, self.operation
+            ),
+        )
+    }
 }
 
 /// Lambda's error document: `x-amzn-ErrorType` names the error; the body carries `Type` and

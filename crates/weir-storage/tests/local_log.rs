@@ -228,3 +228,67 @@ fn reads_race_appends_and_rolls_safely() {
         assert_eq!(r.join().unwrap(), u64::from(offset));
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_sync_in_a_parallel_round_fails_only_its_shards_appends() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = open(dir.path(), Durability::Fsync);
+    let shards: Vec<_> = (0..8).map(|i| key(3, i)).collect();
+    for &k in &shards {
+        log.create_shard(k).unwrap();
+    }
+    // Rounds over many dirty shards run on the commit thread's helper threads.
+    for round in 0..5u8 {
+        let pending: Vec<_> = shards
+            .iter()
+            .map(|&k| {
+                log.append(
+                    k,
+                    &[RecordIn {
+                        partition_key: "pk",
+                        explicit_hash_key: None,
+                        data: &[round],
+                    }],
+                )
+                .unwrap()
+            })
+            .collect();
+        for a in pending {
+            a.durable.wait().await.unwrap();
+        }
+    }
+    log.inject_sync_failures(1);
+    let pending: Vec<_> = shards
+        .iter()
+        .map(|&k| {
+            log.append(
+                k,
+                &[RecordIn {
+                    partition_key: "pk",
+                    explicit_hash_key: None,
+                    data: b"maybe",
+                }],
+            )
+            .unwrap()
+        })
+        .collect();
+    let mut failed = 0;
+    for a in pending {
+        if a.durable.wait().await.is_err() {
+            failed += 1;
+        }
+    }
+    assert!(failed >= 1, "the injected failure failed an append");
+    let ends: Vec<u64> = shards
+        .iter()
+        .map(|&k| log.bounds(k).unwrap().end_offset)
+        .collect();
+    assert_eq!(ends.iter().filter(|&&e| e == 5).count(), failed);
+    assert!(ends.iter().all(|&e| e == 5 || e == 6), "{ends:?}");
+    drop(log);
+    // Closing joined the helpers; everything acknowledged is there after reopening.
+    let log = open(dir.path(), Durability::Fsync);
+    for (&k, &end) in shards.iter().zip(&ends) {
+        assert_eq!(read_all(&log, k, 0).len() as u64, end);
+    }
+}

@@ -8,15 +8,16 @@
 //! It is a std thread, not a tokio task, because `fdatasync` blocks; waiters are woken through
 //! `tokio::sync::oneshot`, which needs no runtime on the sending side.
 
-use super::shard::Shard;
+use super::shard::{Shard, SyncJob};
 use super::Inner;
 use crate::Durability;
-use parking_lot::Mutex;
+use parking_lot::{Condvar, Mutex};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::thread::JoinHandle;
 use std::time::Instant;
 
-/// Threads that sync dirty shards of one commit round in parallel.
+/// Threads that sync dirty shards of one commit round in parallel (the commit thread included).
 const SYNC_THREADS: usize = 16;
 
 #[derive(Default)]
@@ -34,6 +35,7 @@ pub(crate) fn run(inner: Arc<Inner>) {
     };
     let mut next_tick = interval.map(|d| Instant::now() + d);
     let mut batch: Vec<Arc<Shard>> = Vec::new();
+    let mut pool = SyncPool::new(inner.clone());
     loop {
         {
             let mut q = inner.queue.lock();
@@ -50,6 +52,8 @@ pub(crate) fn run(inner: Arc<Inner>) {
             std::mem::swap(&mut q.dirty, &mut batch);
             if q.shutdown && batch.is_empty() {
                 q.exited = true;
+                drop(q);
+                // Dropping the pool stops and joins its helpers.
                 return;
             }
         }
@@ -57,7 +61,7 @@ pub(crate) fn run(inner: Arc<Inner>) {
             *t = Instant::now() + d;
         }
         if !batch.is_empty() {
-            inner.sync_round(&batch);
+            inner.sync_round(&batch, Some(&mut pool));
         }
         batch.clear();
     }
@@ -68,7 +72,7 @@ impl Inner {
         let mut q = self.queue.lock();
         if q.exited {
             drop(q);
-            self.sync_round(std::slice::from_ref(shard));
+            self.sync_round(std::slice::from_ref(shard), None);
             return;
         }
         q.dirty.push(shard.clone());
@@ -77,44 +81,138 @@ impl Inner {
         }
     }
 
-    /// Syncs every listed shard once and publishes the results.
-    pub(crate) fn sync_round(&self, shards: &[Arc<Shard>]) {
+    /// Syncs every listed shard once and publishes the results: in parallel on `pool` when
+    /// there are more than two. Each fdatasync ends in a device cache flush, and the block
+    /// layer merges flushes that are in flight together, so N files cost about as much as a
+    /// few instead of N one after the other.
+    pub(crate) fn sync_round(&self, shards: &[Arc<Shard>], pool: Option<&mut SyncPool>) {
         let jobs: Vec<_> = shards
             .iter()
-            .filter_map(|s| s.begin_sync().map(|j| (s, j)))
+            .filter_map(|s| s.begin_sync().map(|j| (s.clone(), j)))
             .collect();
         if jobs.is_empty() {
             return;
         }
         self.sync_rounds.fetch_add(1, Ordering::Relaxed);
-        if jobs.len() <= 2 {
-            for (shard, job) in jobs {
-                let result = job.sync(&|| self.fault());
-                self.note_sync(&result);
-                shard.finish_sync(job, result, &self.settings);
+        match pool {
+            Some(pool) if jobs.len() > 2 => pool.run(jobs),
+            _ => {
+                for job in jobs {
+                    self.sync_one(job);
+                }
             }
-            return;
         }
-        // Many dirty shards: sync them in parallel. Each fdatasync ends in a device cache flush,
-        // and the block layer merges flushes that are in flight together, so N files cost about
-        // as much as a few instead of N one after the other.
-        let jobs = Mutex::new(jobs);
-        let workers = jobs.lock().len().min(SYNC_THREADS);
-        let work = || loop {
-            let Some((shard, job)) = jobs.lock().pop() else {
-                return;
-            };
-            let result = job.sync(&|| self.fault());
-            self.note_sync(&result);
-            shard.finish_sync(job, result, &self.settings);
-        };
-        std::thread::scope(|scope| {
-            // The commit thread syncs its share too: one thread fewer to start and schedule
-            // on the path of every round.
-            for _ in 1..workers {
-                scope.spawn(work);
+    }
+
+    fn sync_one(&self, (shard, job): (Arc<Shard>, SyncJob)) {
+        let result = job.sync(&|| self.fault());
+        self.note_sync(&result);
+        shard.finish_sync(job, result, &self.settings);
+    }
+}
+
+/// The commit thread's helpers for parallel rounds: threads started on first need and kept,
+/// so that a round costs a wake-up per helper rather than a thread's start and exit (a clone,
+/// a stack mapping and, at exit, a TLB shootdown across cores) on every commit's path.
+pub(crate) struct SyncPool {
+    shared: Arc<PoolShared>,
+    helpers: Vec<JoinHandle<()>>,
+}
+
+struct PoolShared {
+    inner: Arc<Inner>,
+    state: Mutex<PoolState>,
+    work: Condvar,
+    done: Condvar,
+}
+
+#[derive(Default)]
+struct PoolState {
+    jobs: Vec<(Arc<Shard>, SyncJob)>,
+    /// Jobs taken and not yet finished.
+    running: usize,
+    shutdown: bool,
+}
+
+impl SyncPool {
+    fn new(inner: Arc<Inner>) -> Self {
+        SyncPool {
+            shared: Arc::new(PoolShared {
+                inner,
+                state: Mutex::new(PoolState::default()),
+                work: Condvar::new(),
+                done: Condvar::new(),
+            }),
+            helpers: Vec::new(),
+        }
+    }
+
+    /// Runs every job, the calling thread taking its share, and returns once all are done.
+    fn run(&mut self, jobs: Vec<(Arc<Shard>, SyncJob)>) {
+        let wanted = (jobs.len() - 1).min(SYNC_THREADS - 1);
+        while self.helpers.len() < wanted {
+            let shared = self.shared.clone();
+            match std::thread::Builder::new()
+                .name("weir-sync".into())
+                .spawn(move || shared.help())
+            {
+                Ok(h) => self.helpers.push(h),
+                // Fewer helpers only make the round slower; the commit thread does the rest.
+                Err(_) => break,
             }
-            work();
-        });
+        }
+        let sh = &*self.shared;
+        let mut st = sh.state.lock();
+        st.jobs = jobs;
+        sh.work.notify_all();
+        while let Some(job) = st.jobs.pop() {
+            st.running += 1;
+            drop(st);
+            sh.inner.sync_one(job);
+            st = sh.state.lock();
+            st.running -= 1;
+        }
+        while st.running > 0 {
+            sh.done.wait(&mut st);
+        }
+    }
+}
+
+impl Drop for SyncPool {
+    fn drop(&mut self) {
+        self.shared.state.lock().shutdown = true;
+        self.shared.work.notify_all();
+        for h in self.helpers.drain(..) {
+            if h.join().is_err() {
+                tracing::error!("a sync thread panicked");
+            }
+        }
+    }
+}
+
+impl PoolShared {
+    fn help(&self) {
+        let mut st = self.state.lock();
+        loop {
+            if let Some(job) = st.jobs.pop() {
+                st.running += 1;
+                drop(st);
+                let synced = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    self.inner.sync_one(job)
+                }));
+                if synced.is_err() {
+                    tracing::error!("a shard's sync panicked");
+                }
+                st = self.state.lock();
+                st.running -= 1;
+                if st.running == 0 && st.jobs.is_empty() {
+                    self.done.notify_one();
+                }
+            } else if st.shutdown {
+                return;
+            } else {
+                self.work.wait(&mut st);
+            }
+        }
     }
 }

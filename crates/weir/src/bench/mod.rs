@@ -5,7 +5,8 @@
 //! responses are parsed into borrowed structs that skip record data, connections are pooled
 //! keep-alive HTTP/1.1, and put→get latency is measured on one sampled record per call (the
 //! producer notes its sequence number and send time, the consumer its read time; whichever
-//! comes second completes the sample, see `samples`). The report gives the bench's own CPU
+//! comes second completes the sample, see `samples`). Consumers run on a runtime and
+//! connections of their own, so that they cannot delay the producers. The report gives the bench's own CPU
 //! next to the server's, so a run where the bench competed for the CPU shows it.
 
 mod client;
@@ -109,10 +110,26 @@ async fn run_async(args: BenchArgs) -> Result<()> {
     let bodies = producer::encode_bodies(&args);
     let samples = Arc::new(samples::Samples::new(bodies.sample_keys));
     let mut tasks = Vec::new();
-    if args.consume {
+    // Consumers get a runtime (and connections) of their own, as a separate consuming
+    // application would: sharing the producers' workers, a consumer busy parsing a large
+    // GetRecords response delayed the producers' timers and responses, which showed up as
+    // put-latency tails of several ms that a separate consumer process did not cause.
+    let consumer_rt = if args.consume {
+        Some(
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .thread_name("weir-bench-consumer")
+                .enable_all()
+                .build()?,
+        )
+    } else {
+        None
+    };
+    if let Some(rt) = &consumer_rt {
+        let consumer_client = client::Kinesis::new(&args.endpoint)?;
         for shard in &shard_ids {
-            tasks.push(tokio::spawn(consumer::run(
-                client.clone(),
+            tasks.push(rt.spawn(consumer::run(
+                consumer_client.clone(),
                 args.clone(),
                 shard.clone(),
                 stats.clone(),
@@ -180,6 +197,9 @@ async fn run_async(args: BenchArgs) -> Result<()> {
     stop.store(true, Ordering::SeqCst);
     for t in tasks {
         let _ = t.await;
+    }
+    if let Some(rt) = consumer_rt {
+        rt.shutdown_background();
     }
     let bench_cpu = report::process_cpu_seconds() - cpu_start;
     let server_cpu = match (

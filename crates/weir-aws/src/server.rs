@@ -70,9 +70,9 @@ impl Router {
         metrics: Arc<weir_metrics::Table<weir_metrics::FirehoseMetric>>,
     ) -> Self {
         self.delivery = Some(delivery);
-        if let Some(m) = Arc::get_mut(&mut self.metrics) {
-            m.firehose = metrics;
-        }
+        Arc::get_mut(&mut self.metrics)
+            .expect("with_delivery is called while the router is built, before it is shared")
+            .firehose = metrics;
         self
     }
 
@@ -100,8 +100,8 @@ impl Router {
     }
 
     /// Every CloudWatch namespace weir publishes, by name, after dropping the series of
-    /// streams, delivery streams and functions that no longer exist — what CloudWatch's
-    /// operations and `/metrics` read.
+    /// streams and delivery streams that no longer exist (a function's go when it is deleted)
+    /// — what CloudWatch's operations and `/metrics` read.
     pub fn namespaces(&self) -> Vec<&dyn weir_metrics::Namespace> {
         self.metrics.forget_deleted(&self.streams);
         let mut out: Vec<&dyn weir_metrics::Namespace> = Vec::with_capacity(3);
@@ -112,11 +112,7 @@ impl Router {
         out.push(&*self.metrics.firehose);
         out.push(&self.metrics.registry);
         if let Some(f) = &self.functions {
-            if let Ok(defined) = f.list() {
-                let names: std::collections::HashSet<String> =
-                    defined.into_iter().map(|d| d.name).collect();
-                f.metrics().table().retain(|n| names.contains(n));
-            }
+            // A deleted function's series are dropped by FunctionService::delete.
             out.push(f.metrics().table());
         }
         out

@@ -144,9 +144,6 @@ pub struct DeliveryStreamMeta {
     pub throughput_hint_mbs: Option<u32>,
     pub destination: Destination,
     pub tags: BTreeMap<String, String>,
-    /// Tag keys in the order they were first added (ListTags answers in that order).
-    #[serde(default)]
-    pub tag_order: Vec<String>,
     pub encryption: EncryptionState,
 }
 

@@ -360,13 +360,7 @@ impl DeliveryService {
             }
         };
         validate_destination(&destination)?;
-        let mut tags = BTreeMap::new();
-        let mut tag_order = Vec::new();
-        for (k, v) in &req.tags {
-            if tags.insert(k.clone(), v.clone()).is_none() {
-                tag_order.push(k.clone());
-            }
-        }
+        let tags: BTreeMap<String, String> = req.tags.iter().cloned().collect();
         let encryption = match &req.encryption {
             Some((key_type, key_arn)) => EncryptionState {
                 status: "ENABLED".into(),
@@ -394,7 +388,6 @@ impl DeliveryService {
             throughput_hint_mbs: req.throughput_hint_mbs,
             destination,
             tags,
-            tag_order,
             encryption,
         };
         Plan::of(&m).map_err(Error::InvalidArgument)?;

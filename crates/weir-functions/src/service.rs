@@ -38,15 +38,10 @@ pub struct FunctionService {
     inner: Arc<Inner>,
 }
 
-/// Per-function counters for `/metrics` (Lambda's Invocations, Errors, Duration, Throttles, and
-/// cold starts).
+/// Per-function counters for `/metrics` beyond the CloudWatch ones in [`crate::metrics`]:
+/// sandboxes started for an invocation.
 #[derive(Debug, Default)]
 pub struct FunctionStats {
-    pub invocations: std::sync::atomic::AtomicU64,
-    pub errors: std::sync::atomic::AtomicU64,
-    pub duration_micros_total: std::sync::atomic::AtomicU64,
-    /// Invocations that waited because the function's concurrency was all in use.
-    pub throttles: std::sync::atomic::AtomicU64,
     pub cold_starts: std::sync::atomic::AtomicU64,
 }
 
@@ -197,6 +192,8 @@ impl FunctionService {
         if let Some(pool) = self.inner.pools.lock().remove(name) {
             pool.stop_all();
         }
+        // Its CloudWatch series go with it, as a deleted stream's do.
+        self.inner.metrics.table().retain(|n| n != name);
         Ok(())
     }
 
@@ -215,20 +212,9 @@ impl FunctionService {
     /// `Ok` outcome with `function_error` set; `Err` means weir could not invoke it at all.
     pub async fn invoke(&self, function: &str, payload: Bytes) -> Result<InvokeOutcome> {
         let f = self.get(function)?;
-        let stats = self.stats_of(&f.name);
-        let started = std::time::Instant::now();
         let running = self.inner.metrics.start(&f.name);
-        let outcome = self.invoke_config(f, payload, &stats).await;
-        use std::sync::atomic::Ordering::Relaxed;
-        stats.invocations.fetch_add(1, Relaxed);
-        stats
-            .duration_micros_total
-            .fetch_add(started.elapsed().as_micros() as u64, Relaxed);
-        let failed = !matches!(&outcome, Ok(o) if !o.is_error());
-        if failed {
-            stats.errors.fetch_add(1, Relaxed);
-        }
-        running.finish(failed);
+        let outcome = self.invoke_config(f, payload).await;
+        running.finish(!matches!(&outcome, Ok(o) if !o.is_error()));
         outcome
     }
 
@@ -254,12 +240,7 @@ impl FunctionService {
         v
     }
 
-    async fn invoke_config(
-        &self,
-        f: FunctionConfig,
-        payload: Bytes,
-        stats: &Arc<FunctionStats>,
-    ) -> Result<InvokeOutcome> {
+    async fn invoke_config(&self, f: FunctionConfig, payload: Bytes) -> Result<InvokeOutcome> {
         let request_id = uuid::Uuid::new_v4().to_string();
         if let Code::Http { url } = &f.code {
             let timeout = Duration::from_secs(f.timeout_secs as u64);
@@ -282,13 +263,14 @@ impl FunctionService {
             deadline_ms: self.inner.clock.now_millis() + timeout_ms,
             reply,
         });
-        use std::sync::atomic::Ordering::Relaxed;
         match admitted {
             crate::pool::Admitted::ColdStart => {
-                stats.cold_starts.fetch_add(1, Relaxed);
+                let stats = self.stats_of(&pool.function().name);
+                stats
+                    .cold_starts
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             }
             crate::pool::Admitted::Queued => {
-                stats.throttles.fetch_add(1, Relaxed);
                 self.inner.metrics.throttled(&pool.function().name);
             }
             crate::pool::Admitted::Warm => {}

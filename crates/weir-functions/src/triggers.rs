@@ -183,8 +183,15 @@ impl ObjectTriggers {
                 continue;
             };
             let key = rel.to_string_lossy().replace('\\', "/");
-            for t in triggers.iter().filter(|t| t.wants(&key)) {
-                self.notify(bucket, &key, &path, size, t);
+            let mut wanting = triggers.iter().filter(|t| t.wants(&key)).peekable();
+            if wanting.peek().is_some() {
+                // The object is read and hashed once, whatever the number of triggers.
+                let etag = std::fs::read(&path)
+                    .map(|b| hex(&Md5::digest(&b)))
+                    .unwrap_or_default();
+                for t in wanting {
+                    self.notify(bucket, &key, &etag, size, t);
+                }
             }
             if mtime > *seen_at {
                 *seen_at = mtime;
@@ -205,10 +212,7 @@ impl ObjectTriggers {
         Ok(())
     }
 
-    fn notify(&self, bucket: &str, key: &str, path: &Path, size: u64, t: &ObjectTrigger) {
-        let etag = std::fs::read(path)
-            .map(|b| hex(&Md5::digest(&b)))
-            .unwrap_or_default();
+    fn notify(&self, bucket: &str, key: &str, etag: &str, size: u64, t: &ObjectTrigger) {
         let seq = self.inner.sequencer.fetch_add(1, Ordering::Relaxed);
         let settings = self.inner.functions.settings();
         let event = s3_event(&S3Object {
@@ -216,7 +220,7 @@ impl ObjectTriggers {
             bucket,
             key,
             size,
-            etag: &etag,
+            etag,
             configuration_id: &t.id,
             sequencer: &format!(
                 "{:016X}",

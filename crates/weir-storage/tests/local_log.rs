@@ -237,47 +237,33 @@ async fn a_failed_sync_in_a_parallel_round_fails_only_its_shards_appends() {
     for &k in &shards {
         log.create_shard(k).unwrap();
     }
-    // Rounds over many dirty shards run on the commit thread's helper threads.
-    for round in 0..5u8 {
-        let pending: Vec<_> = shards
+    // One append per shard before any is waited for, so that rounds span many dirty shards
+    // and run on the commit thread's helper threads. Returns how many failed.
+    let append_to_all = |data: &[u8]| {
+        shards
             .iter()
             .map(|&k| {
-                log.append(
-                    k,
-                    &[RecordIn {
-                        partition_key: "pk",
-                        explicit_hash_key: None,
-                        data: &[round],
-                    }],
-                )
-                .unwrap()
-            })
-            .collect();
-        for a in pending {
-            a.durable.wait().await.unwrap();
-        }
-    }
-    log.inject_sync_failures(1);
-    let pending: Vec<_> = shards
-        .iter()
-        .map(|&k| {
-            log.append(
-                k,
-                &[RecordIn {
+                let rec = RecordIn {
                     partition_key: "pk",
                     explicit_hash_key: None,
-                    data: b"maybe",
-                }],
-            )
-            .unwrap()
-        })
-        .collect();
-    let mut failed = 0;
-    for a in pending {
-        if a.durable.wait().await.is_err() {
-            failed += 1;
+                    data,
+                };
+                log.append(k, &[rec]).unwrap()
+            })
+            .collect::<Vec<_>>()
+    };
+    async fn failures(pending: Vec<weir_storage::Appended>) -> usize {
+        let mut failed = 0;
+        for a in pending {
+            failed += usize::from(a.durable.wait().await.is_err());
         }
+        failed
     }
+    for round in 0..5u8 {
+        assert_eq!(failures(append_to_all(&[round])).await, 0);
+    }
+    log.inject_sync_failures(1);
+    let failed = failures(append_to_all(b"maybe")).await;
     assert!(failed >= 1, "the injected failure failed an append");
     let ends: Vec<u64> = shards
         .iter()

@@ -200,11 +200,16 @@ pub(super) async fn run(
             };
             match parts {
                 Ok(parts) => {
+                    // The pieces carry the record's metadata, not another copy of its bytes.
+                    let template = Item {
+                        data: Vec::new(),
+                        ..u.item
+                    };
                     for data in parts {
                         out.push(Unit {
                             item: Item {
                                 data,
-                                ..u.item.clone()
+                                ..template.clone()
                             },
                             partition_key: u.partition_key.clone(),
                             lambda_keys: u.lambda_keys.clone(),

@@ -13,11 +13,7 @@ impl DeliveryService {
                     m.name
                 )));
             }
-            for (k, v) in &tags {
-                if m.tags.insert(k.clone(), v.clone()).is_none() {
-                    m.tag_order.push(k.clone());
-                }
-            }
+            m.tags.extend(tags);
             Ok(())
         })?;
         Ok(())
@@ -28,7 +24,6 @@ impl DeliveryService {
             for k in &keys {
                 m.tags.remove(k);
             }
-            m.tag_order.retain(|k| m.tags.contains_key(k));
             Ok(())
         })?;
         Ok(())
@@ -42,12 +37,12 @@ impl DeliveryService {
         limit: usize,
     ) -> Result<(Vec<(String, String)>, bool)> {
         let m = self.meta_of(name)?;
-        let mut keys: Vec<&String> = m.tags.keys().collect();
-        keys.sort();
-        let after: Vec<(String, String)> = keys
-            .into_iter()
-            .filter(|k| exclusive_start_key.is_none_or(|s| k.as_str() > s))
-            .map(|k| (k.clone(), m.tags[k].clone()))
+        // A BTreeMap: the tags are already in key order.
+        let after: Vec<(String, String)> = m
+            .tags
+            .iter()
+            .filter(|(k, _)| exclusive_start_key.is_none_or(|s| k.as_str() > s))
+            .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         let more = after.len() > limit;
         Ok((after.into_iter().take(limit).collect(), more))

@@ -47,10 +47,11 @@ fn failed_from(
         let Some(id) = item.get("itemIdentifier").and_then(Value::as_str) else {
             return Some(0);
         };
-        match batch
-            .iter()
-            .position(|r| event::sequence_number(src.shard, r.offset) == id)
-        {
+        // A batch's offsets ascend, so an identifier is found by its decoded offset.
+        let found = weir_core::SequenceNumber::parse(id)
+            .filter(|n| n.shard.0 == src.shard)
+            .and_then(|n| batch.binary_search_by_key(&n.offset, |r| r.offset).ok());
+        match found {
             Some(i) => lowest = Some(lowest.map_or(i, |l| l.min(i))),
             None => return Some(0),
         }

@@ -54,9 +54,6 @@ pub struct Stats(Arc<Mutex<HashMap<String, Arc<MappingStats>>>>);
 
 #[derive(Default, Debug)]
 pub struct MappingStats {
-    pub invocations: AtomicU64,
-    pub errors: AtomicU64,
-    pub duration_millis_total: AtomicU64,
     pub batches_ok: AtomicU64,
     pub batches_failed: AtomicU64,
     pub iterator_age_millis: AtomicI64,
@@ -65,15 +62,6 @@ pub struct MappingStats {
 impl Stats {
     fn of(&self, m: &EventSourceMapping) -> Arc<MappingStats> {
         self.0.lock().entry(m.uuid.clone()).or_default().clone()
-    }
-    fn invoked(&self, m: &EventSourceMapping, took: Duration, error: bool) {
-        let s = self.of(m);
-        s.invocations.fetch_add(1, Ordering::Relaxed);
-        s.duration_millis_total
-            .fetch_add(took.as_millis() as u64, Ordering::Relaxed);
-        if error {
-            s.errors.fetch_add(1, Ordering::Relaxed);
-        }
     }
     fn ok(&self, m: &EventSourceMapping) {
         self.of(m).batches_ok.fetch_add(1, Ordering::Relaxed);

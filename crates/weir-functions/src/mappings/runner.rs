@@ -48,17 +48,14 @@ impl Ctx {
     }
 
     pub async fn invoke(&self, m: &EventSourceMapping, event: Value) -> InvokeOutcome {
-        let started = std::time::Instant::now();
-        let outcome = match self
+        match self
             .functions
             .invoke(&m.function_arn, batch::bytes(&event))
             .await
         {
             Ok(o) => o,
             Err(e) => InvokeOutcome::failed("", "ServiceException", e.to_string()),
-        };
-        self.stats.invoked(m, started.elapsed(), outcome.is_error());
-        outcome
+        }
     }
 
     pub async fn send_failure(

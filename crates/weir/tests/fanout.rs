@@ -747,9 +747,11 @@ async fn ten_consumers_one_stalled() {
         with_consumers < baseline * 4 + Duration::from_secs(2),
         "producers slowed: {with_consumers:?} vs {baseline:?}"
     );
-    // Unbounded buffering for the stalled consumer would hold all of it (base64: 4/3 of it).
+    // Unbounded buffering for the stalled consumer would hold all of it as base64 (4/3 of it)
+    // on top of what the nine live readers' transient buffers leave in the allocator's caches
+    // (about the produced size under mimalloc), so growth past 4/3 of it means buffering.
     assert!(
-        rss_after.saturating_sub(rss_before) < produced_kib,
+        rss_after.saturating_sub(rss_before) < produced_kib * 4 / 3,
         "server memory grew by {} KiB for {produced_kib} KiB produced",
         rss_after.saturating_sub(rss_before)
     );

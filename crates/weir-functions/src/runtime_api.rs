@@ -91,15 +91,18 @@ async fn handle(
             let (id, kind) = (id.to_string(), kind.to_string());
             let error_type = header(req.headers(), ERROR_TYPE);
             let Some(body) = read_body(req).await else {
-                let answered = sandbox.finish(&id, |rid| {
-                    InvokeOutcome::failed(
-                        rid,
-                        "Function.ResponseSizeTooLarge",
-                        format!("Response payload size exceeded maximum allowed payload size ({MAX_SYNC_PAYLOAD_BYTES} bytes)."),
-                    )
-                });
+                let answered = sandbox.finish(
+                    &id,
+                    |rid| {
+                        InvokeOutcome::failed(
+                            rid,
+                            "Function.ResponseSizeTooLarge",
+                            format!("Response payload size exceeded maximum allowed payload size ({MAX_SYNC_PAYLOAD_BYTES} bytes)."),
+                        )
+                    },
+                    || pool.done(),
+                );
                 return if answered {
-                    pool.done();
                     error(
                         StatusCode::PAYLOAD_TOO_LARGE,
                         "RequestEntityTooLarge",
@@ -138,8 +141,7 @@ async fn handle(
                     "unknown Runtime API path",
                 );
             }
-            if sandbox.finish(&id, outcome) {
-                pool.done();
+            if sandbox.finish(&id, outcome, || pool.done()) {
                 accepted()
             } else {
                 invalid_id()

@@ -273,7 +273,15 @@ impl Sandbox {
     }
 
     /// Finishes the current invocation if `request_id` names it; false otherwise.
-    pub fn finish(&self, request_id: &str, outcome: impl FnOnce(&str) -> InvokeOutcome) -> bool {
+    /// Answers the current invocation if it is `request_id`'s: `freed` runs first (the pool
+    /// counts the sandbox free again), so a caller that invokes again as soon as it has its
+    /// answer finds this sandbox warm instead of starting another.
+    pub fn finish(
+        &self,
+        request_id: &str,
+        outcome: impl FnOnce(&str) -> InvokeOutcome,
+        freed: impl FnOnce(),
+    ) -> bool {
         let inv = {
             let mut cur = self.current.lock();
             match &*cur {
@@ -283,7 +291,9 @@ impl Sandbox {
         };
         match inv {
             Some(inv) => {
-                let _ = inv.reply.send(outcome(&inv.request_id));
+                let outcome = outcome(&inv.request_id);
+                freed();
+                let _ = inv.reply.send(outcome);
                 true
             }
             None => false,

@@ -140,6 +140,15 @@ pub trait StreamStore: Send + Sync + 'static {
     /// (fsync mode) or at once (other modes). An empty `records` is an error.
     fn append(&self, shard: ShardKey, records: &[RecordIn<'_>]) -> Result<Appended>;
 
+    /// Appends to several shards as one commit, a result per shard in order: every shard's
+    /// records are written before any is queued for its sync, so with fsync durability they
+    /// share a round and the caller waits for one round rather than one per shard (a
+    /// PutRecords call across four shards would otherwise wait for the first shard's round,
+    /// which starts as soon as that shard is queued, and then for the other three's).
+    fn append_all(&self, appends: &[(ShardKey, &[RecordIn<'_>])]) -> Vec<Result<Appended>> {
+        appends.iter().map(|(k, r)| self.append(*k, r)).collect()
+    }
+
     /// Reads from `from_offset` (moved up to the trim point if below it) at most `max_records`
     /// records and — always returning at least one record if any is readable — stopping before
     /// `max_bytes` of [`StoredRecord::billed_len`] would be exceeded.

@@ -73,6 +73,62 @@ async fn concurrent_appends_share_sync_rounds() {
     }
 }
 
+/// A PutRecords spread over four shards waits for one round: appending to each shard in turn
+/// let the first shard's round start before the others were written, and the call waited for
+/// two rounds one after the other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn appends_to_several_shards_at_once_share_one_round() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = open(dir.path(), Durability::Fsync);
+    let shards: Vec<_> = (0..4).map(|i| key(1, i)).collect();
+    for &k in &shards {
+        log.create_shard(k).unwrap();
+    }
+    let data: Vec<Vec<u8>> = (0..4u8).map(|i| vec![i; 1000]).collect();
+    let recs: Vec<[RecordIn<'_>; 1]> = data
+        .iter()
+        .map(|d| {
+            [RecordIn {
+                partition_key: "pk",
+                explicit_hash_key: None,
+                data: d,
+            }]
+        })
+        .collect();
+    for round in 1..=3u64 {
+        let appends: Vec<_> = shards
+            .iter()
+            .zip(&recs)
+            .map(|(&k, r)| (k, &r[..]))
+            .collect();
+        let results = log.append_all(&appends);
+        assert_eq!(results.len(), 4);
+        for r in results {
+            let a = r.unwrap();
+            assert_eq!(a.first_offset, round - 1);
+            a.durable.wait().await.unwrap();
+        }
+        assert_eq!(log.sync_rounds(), round, "one round per call");
+    }
+    for (&k, d) in shards.iter().zip(&data) {
+        let got = read_all(&log, k, 0);
+        assert_eq!(got.len(), 3);
+        assert!(got.iter().all(|r| r.data[..] == d[..]));
+    }
+    // A failing shard fails alone; the others are still appended.
+    let mut appends: Vec<_> = shards
+        .iter()
+        .zip(&recs)
+        .map(|(&k, r)| (k, &r[..]))
+        .collect();
+    appends[1].0 = key(9, 9);
+    let results = log.append_all(&appends);
+    assert!(results[1].is_err());
+    for r in [&results[0], &results[2], &results[3]] {
+        assert_eq!(r.as_ref().unwrap().first_offset, 3);
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_sync_fails_the_append_and_rolls_it_back() {
     let dir = tempfile::tempdir().unwrap();

@@ -194,14 +194,29 @@ impl StreamService {
         let mut pending: Vec<usize> = (0..entries.len()).collect();
         for _ in 0..REROUTE_ATTEMPTS {
             let mut rerouted = Vec::new();
+            let mut groups = Vec::new();
             for (shard, records, positions) in group_by_shard(&routing, entries, &pending)? {
-                self.append_group(
+                if let Some(group) =
+                    self.admit_group(&stream, &routing, shard, records, positions, &mut results)
+                {
+                    groups.push(group);
+                }
+            }
+            let appends: Vec<_> = groups
+                .iter()
+                .map(|(shard, records, _)| {
+                    (StreamService::shard_key(&stream, *shard), &records[..])
+                })
+                .collect();
+            let appended = self.inner.store.append_all(&appends);
+            for ((shard, records, positions), appended) in groups.into_iter().zip(appended) {
+                self.note_group(
                     &stream,
                     &routing,
                     shard,
-                    records,
+                    &records,
                     positions,
-                    &mut results,
+                    appended,
                     &mut waits,
                     &mut rerouted,
                 );
@@ -229,21 +244,19 @@ impl StreamService {
         Ok(results)
     }
 
-    /// Appends one shard's records of a PutRecords (after throttling), noting where each went.
-    #[allow(clippy::too_many_arguments)]
-    fn append_group(
+    /// Throttles one shard's records of a PutRecords: what is admitted goes on to the append,
+    /// the rest is answered `ProvisionedThroughputExceededException` in `results`.
+    fn admit_group<'a>(
         &self,
         stream: &Stream,
         routing: &Routing,
         shard: u32,
-        mut records: Vec<RecordIn<'_>>,
+        mut records: Vec<RecordIn<'a>>,
         mut positions: Vec<usize>,
         results: &mut [PutResult],
-        waits: &mut Vec<(u32, weir_storage::Appended, Vec<usize>)>,
-        rerouted: &mut Vec<usize>,
-    ) {
-        let key = StreamService::shard_key(stream, shard);
+    ) -> Option<(u32, Vec<RecordIn<'a>>, Vec<usize>)> {
         if routing.throttled {
+            let key = StreamService::shard_key(stream, shard);
             let admitted = self.inner.throttle.admit_writes(
                 key,
                 self.now_millis(),
@@ -259,12 +272,25 @@ impl StreamService {
                 }
                 records.truncate(admitted);
                 positions.truncate(admitted);
-                if records.is_empty() {
-                    return;
-                }
             }
         }
-        match self.inner.store.append(key, &records) {
+        (!records.is_empty()).then_some((shard, records, positions))
+    }
+
+    /// Notes where one shard's appended records of a PutRecords went.
+    #[allow(clippy::too_many_arguments)]
+    fn note_group(
+        &self,
+        stream: &Stream,
+        routing: &Routing,
+        shard: u32,
+        records: &[RecordIn<'_>],
+        positions: Vec<usize>,
+        appended: weir_storage::Result<weir_storage::Appended>,
+        waits: &mut Vec<(u32, weir_storage::Appended, Vec<usize>)>,
+        rerouted: &mut Vec<usize>,
+    ) {
+        match appended {
             Ok(appended) => {
                 if routing.on_demand {
                     let bytes = records

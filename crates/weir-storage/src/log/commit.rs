@@ -68,14 +68,18 @@ pub(crate) fn run(inner: Arc<Inner>) {
 }
 
 impl Inner {
-    pub(crate) fn enqueue(&self, shard: &Arc<Shard>) {
+    /// Queues shards for the next round, waking the thread once for all of them.
+    pub(crate) fn enqueue(&self, shards: &[Arc<Shard>]) {
+        if shards.is_empty() {
+            return;
+        }
         let mut q = self.queue.lock();
         if q.exited {
             drop(q);
-            self.sync_round(std::slice::from_ref(shard), None);
+            self.sync_round(shards, None);
             return;
         }
-        q.dirty.push(shard.clone());
+        q.dirty.extend_from_slice(shards);
         if self.settings.durability == Durability::Fsync {
             self.wake.notify_one();
         }
@@ -85,21 +89,28 @@ impl Inner {
     /// there are more than two. Each fdatasync ends in a device cache flush, and the block
     /// layer merges flushes that are in flight together, so N files cost about as much as a
     /// few instead of N one after the other.
+    ///
+    /// Shards that asked for zeros meanwhile go to the preallocation thread once the round is
+    /// published, so that the zeros' writeback falls between rounds rather than into one.
     pub(crate) fn sync_round(&self, shards: &[Arc<Shard>], pool: Option<&mut SyncPool>) {
         let jobs: Vec<_> = shards
             .iter()
             .filter_map(|s| s.begin_sync().map(|j| (s.clone(), j)))
             .collect();
-        if jobs.is_empty() {
-            return;
-        }
-        self.sync_rounds.fetch_add(1, Ordering::Relaxed);
-        match pool {
-            Some(pool) if jobs.len() > 2 => pool.run(jobs),
-            _ => {
-                for job in jobs {
-                    self.sync_one(job);
+        if !jobs.is_empty() {
+            self.sync_rounds.fetch_add(1, Ordering::Relaxed);
+            match pool {
+                Some(pool) if jobs.len() > 2 => pool.run(jobs),
+                _ => {
+                    for job in jobs {
+                        self.sync_one(job);
+                    }
                 }
+            }
+        }
+        for shard in shards {
+            if shard.take_zeros_after_sync() {
+                self.queue_prealloc(shard);
             }
         }
     }

@@ -337,6 +337,29 @@ impl Inner {
     }
 
     fn append(&self, key: ShardKey, records: &[RecordIn<'_>]) -> Result<Appended> {
+        let mut commit = Vec::with_capacity(1);
+        let appended = self.write(key, records, &mut commit);
+        self.enqueue(&commit);
+        appended
+    }
+
+    fn append_all(&self, appends: &[(ShardKey, &[RecordIn<'_>])]) -> Vec<Result<Appended>> {
+        let mut commit = Vec::with_capacity(appends.len());
+        let out = appends
+            .iter()
+            .map(|(key, records)| self.write(*key, records, &mut commit))
+            .collect();
+        self.enqueue(&commit);
+        out
+    }
+
+    /// Writes one shard's append, noting in `commit` the shard if it now needs a sync round.
+    fn write(
+        &self,
+        key: ShardKey,
+        records: &[RecordIn<'_>],
+        commit: &mut Vec<Arc<Shard>>,
+    ) -> Result<Appended> {
         if self.closed.load(Ordering::SeqCst) {
             return Err(Error::Closed);
         }
@@ -360,11 +383,11 @@ impl Inner {
             if self.settings.durability == Durability::None {
                 self.faults.success();
             }
-            if queue.commit {
-                self.enqueue(&shard);
-            }
             if queue.prealloc && self.preallocating() {
                 self.queue_prealloc(&shard);
+            }
+            if queue.commit {
+                commit.push(shard);
             }
             Ok(appended)
         })
@@ -448,6 +471,10 @@ impl StreamStore for LocalLog {
 
     fn append(&self, shard: ShardKey, records: &[RecordIn<'_>]) -> Result<Appended> {
         self.inner.append(shard, records)
+    }
+
+    fn append_all(&self, appends: &[(ShardKey, &[RecordIn<'_>])]) -> Vec<Result<Appended>> {
+        self.inner.append_all(appends)
     }
 
     fn read(

@@ -335,7 +335,7 @@ impl Pipeline {
         }
         let objects = &plan.objects;
         let (body, extension, delivered) = match &plan.conversion {
-            Some(config) => match self.shared.conversion.convert(config, &records) {
+            Some(config) => match cpu_heavy(|| self.shared.conversion.convert(config, &records)) {
                 Ok(c) => {
                     for (i, message) in &c.failed {
                         if let Some(item) = buf.items.get(*i) {
@@ -367,15 +367,18 @@ impl Pipeline {
                 }
             },
             None => {
-                let mut out = Vec::with_capacity(buf.bytes + buf.items.len());
-                for r in &records {
-                    out.extend_from_slice(r);
-                    if let Some(d) = &plan.append_delimiter {
-                        out.extend_from_slice(d);
+                let body = cpu_heavy(|| {
+                    let mut out = Vec::with_capacity(buf.bytes + buf.items.len());
+                    for r in &records {
+                        out.extend_from_slice(r);
+                        if let Some(d) = &plan.append_delimiter {
+                            out.extend_from_slice(d);
+                        }
                     }
-                }
+                    objects.compression.compress(&out)
+                });
                 (
-                    objects.compression.compress(&out),
+                    body,
                     objects.compression.extension().to_string(),
                     buf.items.len(),
                 )
@@ -437,7 +440,11 @@ impl Pipeline {
         );
         self.shared
             .buckets
-            .put(&bp.bucket, &key, Bytes::from(bp.compression.compress(&out)))
+            .put(
+                &bp.bucket,
+                &key,
+                Bytes::from(cpu_heavy(|| bp.compression.compress(&out))),
+            )
             .await
     }
 
@@ -492,7 +499,7 @@ impl Pipeline {
                 .put(
                     &objects.bucket,
                     &key,
-                    Bytes::from(objects.compression.compress(&body)),
+                    Bytes::from(cpu_heavy(|| objects.compression.compress(&body))),
                 )
                 .await?;
             n += 1;
@@ -572,4 +579,19 @@ pub fn spawn(
             }
         }
     })
+}
+
+/// Runs CPU-bound work on a buffer — format conversion, compression — without holding up the
+/// other tasks of the worker thread it runs on: a full 128 MiB buffer takes seconds to convert
+/// or gzip, and the server's Kinesis and Firehose requests share these workers. On a
+/// multi-thread runtime tokio hands this worker's other tasks to another thread meanwhile
+/// (`block_in_place`, which keeps the borrows); elsewhere (a current-thread test runtime) it
+/// simply runs.
+fn cpu_heavy<R>(f: impl FnOnce() -> R) -> R {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(f)
+        }
+        _ => f(),
+    }
 }

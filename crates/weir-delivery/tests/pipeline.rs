@@ -166,6 +166,30 @@ async fn interval_trigger_writes_one_object_with_firehose_key() {
     assert_eq!(objects(&env.bucket()).len(), 1);
 }
 
+/// A failed delivery is tried again every 5 seconds, as Firehose does, not at every step.
+#[tokio::test]
+async fn a_failed_delivery_is_retried_after_five_seconds() {
+    let env = Env::new();
+    let svc = env.open();
+    create(&svc, "retry", base(5, 0));
+    // A file where the bucket's directory should be: every write to the bucket fails.
+    std::fs::create_dir_all(env.bucket().parent().unwrap()).unwrap();
+    std::fs::write(env.bucket(), b"not a directory").unwrap();
+    put(&svc, "retry", &[b"kept\n"]).await;
+    svc.step("retry", false).await.unwrap();
+    std::fs::remove_file(env.bucket()).unwrap();
+    // More records and steps within the 5 s do not retry.
+    put(&svc, "retry", &[b"more\n"]).await;
+    env.clock.advance(4_999);
+    svc.step("retry", false).await.unwrap();
+    assert!(objects(&env.bucket()).is_empty(), "retried before 5 s");
+    env.clock.advance(1);
+    svc.step("retry", false).await.unwrap();
+    let objs = objects(&env.bucket());
+    assert_eq!(objs.len(), 1, "{objs:?}");
+    assert_eq!(objs[0].1, b"kept\nmore\n");
+}
+
 #[tokio::test]
 async fn size_trigger_writes_without_waiting() {
     let env = Env::new();

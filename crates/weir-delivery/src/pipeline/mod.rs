@@ -72,7 +72,13 @@ struct Buffer {
     bytes: usize,
     opened_millis: i64,
     min_pos: BTreeMap<u32, u64>,
+    /// After a failed delivery, not tried again before this time (see [`S3_RETRY_MILLIS`]).
+    retry_at: Option<i64>,
 }
+
+/// Firehose retries a failed delivery to S3 every 5 seconds (for up to 24 hours, the
+/// record's retention); before, every step — each new record — tried a failing bucket again.
+const S3_RETRY_MILLIS: i64 = 5_000;
 
 impl Buffer {
     fn new(now: i64) -> Self {
@@ -81,7 +87,13 @@ impl Buffer {
             bytes: 0,
             opened_millis: now,
             min_pos: BTreeMap::new(),
+            retry_at: None,
         }
+    }
+
+    /// Whether a failed delivery's retry wait (if any) is over.
+    fn may_try(&self, now: i64) -> bool {
+        self.retry_at.is_none_or(|t| now >= t)
     }
     fn push(&mut self, item: Item) {
         // The interval runs from the first record's arrival: it was durable (and waiting) in
@@ -199,7 +211,7 @@ impl Pipeline {
                 .entry(key.clone())
                 .or_insert_with(|| Buffer::new(now));
             b.push(item);
-            if b.bytes >= size_limit {
+            if b.bytes >= size_limit && b.may_try(now) {
                 if let Some(buf) = self.buffers.remove(&key) {
                     self.flush(key, buf, &mut errors, &mut report).await;
                 }
@@ -208,7 +220,7 @@ impl Pipeline {
         let due: Vec<PartitionKey> = self
             .buffers
             .iter()
-            .filter(|(_, b)| force || now - b.opened_millis >= interval)
+            .filter(|(_, b)| force || (now - b.opened_millis >= interval && b.may_try(now)))
             .map(|(k, _)| k.clone())
             .collect();
         for key in due {
@@ -295,12 +307,15 @@ impl Pipeline {
         match self.write_buffer(&key, &buf, errors).await {
             Ok(wrote) => report.objects += wrote as usize,
             Err(e) => {
-                tracing::warn!(delivery_stream = %self.plan.name, error = %e, "delivery failed; will retry");
+                tracing::warn!(delivery_stream = %self.plan.name, error = %e, "delivery failed; will retry in 5 s");
+                let now = self.shared.clock.now_millis();
                 self.shared.recorder.record(
                     &self.plan.name,
-                    self.shared.clock.now_millis(),
+                    now,
                     &[(FirehoseMetric::DeliveryToS3Success, 0.0)],
                 );
+                let mut buf = buf;
+                buf.retry_at = Some(now + S3_RETRY_MILLIS);
                 self.buffers.insert(key, buf);
             }
         }

@@ -1,9 +1,11 @@
 //! The commit thread: one per store, shared by every shard.
 //!
-//! Appends queue their shard (once; `ShardState::queued` dedups) and wake the thread. The thread
-//! takes the whole queue, syncs each shard's unsynced files and publishes each shard's durable
-//! end right after its sync. Appends that arrive meanwhile wait for the next round; that is the
-//! whole of group commit — no timers, no batching delay, a round is as large as the load makes it.
+//! Appends queue their shard (once; `ShardState::queued` dedups) and wake the thread; an append
+//! to several shards at once (`append_all`, a PutRecords) queues them all with one wake-up, so
+//! that they share a round. The thread takes the whole queue, syncs each shard's unsynced files
+//! and publishes each shard's durable end right after its sync. Appends that arrive meanwhile
+//! wait for the next round; that is the whole of group commit — no timers, no batching delay, a
+//! round is as large as the load makes it.
 //!
 //! It is a std thread, not a tokio task, because `fdatasync` blocks; waiters are woken through
 //! `tokio::sync::oneshot`, which needs no runtime on the sending side.

@@ -10,7 +10,9 @@
 //! background thread per store, `weir-prealloc`, keeps each active segment written with zeros
 //! and synced [`LocalLogOptions::preallocate_bytes`](super::LocalLogOptions) past its write
 //! position (never past `segment_bytes`). Appends then overwrite zeros; one that outruns the
-//! thread simply grows the file, as without preallocation.
+//! thread simply grows the file, as without preallocation. In fsync mode a shard that needs
+//! zeros is handed to the thread only after the commit round of the append that noticed it, so
+//! that the zeros' writeback and journal commit fall between rounds instead of into one.
 //!
 //! The zeros are written under the shard's lock and only at or past the shard's write
 //! position, so they can never land on data. Recovery reads a tail of zeros after the last

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use weir_core::{ManualClock, SystemClock};
 use weir_storage::log::{LocalLog, LocalLogOptions};
-use weir_storage::{Durability, RecordIn, StreamStore};
+use weir_storage::{Durability, RecordIn, ShardKey, StreamStore};
 
 fn open(dir: &std::path::Path, durability: Durability) -> LocalLog {
     LocalLog::open_with(
@@ -24,6 +24,16 @@ fn open(dir: &std::path::Path, durability: Durability) -> LocalLog {
     )
     .expect("open")
     .0
+}
+
+/// An fsync-mode log with shards 0..n of `stream`.
+fn open_with_shards(dir: &std::path::Path, stream: u64, n: u32) -> (LocalLog, Vec<ShardKey>) {
+    let log = open(dir, Durability::Fsync);
+    let shards: Vec<_> = (0..n).map(|i| key(stream, i)).collect();
+    for &k in &shards {
+        log.create_shard(k).unwrap();
+    }
+    (log, shards)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -79,11 +89,7 @@ async fn concurrent_appends_share_sync_rounds() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn appends_to_several_shards_at_once_share_one_round() {
     let dir = tempfile::tempdir().unwrap();
-    let log = open(dir.path(), Durability::Fsync);
-    let shards: Vec<_> = (0..4).map(|i| key(1, i)).collect();
-    for &k in &shards {
-        log.create_shard(k).unwrap();
-    }
+    let (log, shards) = open_with_shards(dir.path(), 1, 4);
     let data: Vec<Vec<u8>> = (0..4u8).map(|i| vec![i; 1000]).collect();
     let recs: Vec<[RecordIn<'_>; 1]> = data
         .iter()
@@ -288,11 +294,7 @@ fn reads_race_appends_and_rolls_safely() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_sync_in_a_parallel_round_fails_only_its_shards_appends() {
     let dir = tempfile::tempdir().unwrap();
-    let log = open(dir.path(), Durability::Fsync);
-    let shards: Vec<_> = (0..8).map(|i| key(3, i)).collect();
-    for &k in &shards {
-        log.create_shard(k).unwrap();
-    }
+    let (log, shards) = open_with_shards(dir.path(), 3, 8);
     // One append per shard before any is waited for, so that rounds span many dirty shards
     // and run on the commit thread's helper threads. Returns how many failed.
     let append_to_all = |data: &[u8]| {

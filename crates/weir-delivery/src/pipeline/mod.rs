@@ -297,7 +297,7 @@ impl Pipeline {
     async fn flush(
         &mut self,
         key: PartitionKey,
-        buf: Buffer,
+        mut buf: Buffer,
         errors: &mut Vec<ErrorRecord>,
         report: &mut StepReport,
     ) {
@@ -314,7 +314,6 @@ impl Pipeline {
                     now,
                     &[(FirehoseMetric::DeliveryToS3Success, 0.0)],
                 );
-                let mut buf = buf;
                 buf.retry_at = Some(now + S3_RETRY_MILLIS);
                 self.buffers.insert(key, buf);
             }

@@ -242,12 +242,11 @@ impl Shard {
         };
         let commit = s.durability != Durability::None && !st.queued;
         st.queued |= commit;
-        let mut prealloc = !st.prealloc_queued && pages::needs_zeros(&st, s, pos + batch_len);
-        st.prealloc_queued |= prealloc;
-        if prealloc && s.durability == Durability::Fsync {
-            st.zeros_after_sync = true;
-            prealloc = false;
-        }
+        let wants_zeros = !st.prealloc_queued && pages::needs_zeros(&st, s, pos + batch_len);
+        st.prealloc_queued |= wants_zeros;
+        let after_sync = wants_zeros && s.durability == Durability::Fsync;
+        st.zeros_after_sync |= after_sync;
+        let prealloc = wants_zeros && !after_sync;
         Ok((
             Appended {
                 first_offset: base,

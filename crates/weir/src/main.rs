@@ -1,5 +1,6 @@
 //! The `weir` binary: `weir serve` runs the server; more subcommands (bench, ...) join it.
 
+mod alloc;
 mod bench;
 mod config;
 mod data_dir;
@@ -11,11 +12,6 @@ mod tls;
 mod wiring;
 
 use clap::{Parser, Subcommand};
-
-/// mimalloc: the put path allocates and frees per request (bodies, decoded records, batches),
-/// and glibc's malloc spent ~8 % of the server's CPU there.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -53,6 +49,7 @@ enum Command {
 }
 
 fn main() -> std::process::ExitCode {
+    alloc::keep_freed_memory();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => config::ServeConfig::from_args(args).and_then(serve::run),

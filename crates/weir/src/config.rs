@@ -67,8 +67,8 @@ pub struct ServeArgs {
     /// [default: 268435456 (256 MiB)]
     #[arg(long, env = "WEIR_MIN_FREE_BYTES")]
     pub min_free_bytes: Option<u64>,
-    /// A log segment is sealed once it would grow past this many bytes. [default: 67108864
-    /// (64 MiB)]
+    /// A log segment is sealed once it would grow past this many bytes (with preallocation on,
+    /// already once it is within a sixteenth of that). [default: 67108864 (64 MiB)]
     #[arg(long, env = "WEIR_SEGMENT_BYTES")]
     pub segment_bytes: Option<u64>,
     /// Keep each active segment written with zeros and synced this far ahead of its writes, so

@@ -8,10 +8,11 @@
 //! ```
 //!
 //! Each shard is a sequence of segment files named by the offset of their first record. Only the
-//! newest (active) segment is ever written; it is sealed and a new one started once the next
-//! batch would take it past [`LocalLogOptions::segment_bytes`]. Sealing writes the segment's
-//! sparse index next to it, so that start-up reads a small index file per sealed segment and
-//! scans (and, if torn, truncates) only the active one.
+//! newest (active) segment is ever written; it is sealed and a new one started once it is within
+//! a sixteenth of [`LocalLogOptions::segment_bytes`] of full (by the preallocation thread, off
+//! the request path, see [`pages`]), or at the latest when the next batch would take it past
+//! that size. Sealing writes the segment's sparse index next to it, so that start-up reads a
+//! small index file per sealed segment and scans (and, if torn, truncates) only the active one.
 //!
 //! ## Writes and group commit
 //!
@@ -74,7 +75,8 @@ use weir_core::Clock;
 /// Tunables of the local engine.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LocalLogOptions {
-    /// A segment is sealed once the next batch would take it past this size (64 MiB).
+    /// A segment is sealed once it is within a sixteenth of this size of full, or the next batch
+    /// would take it past this size (64 MiB).
     pub segment_bytes: u64,
     /// One sparse-index entry per this many bytes of log (4 KiB).
     pub index_interval_bytes: u64,

@@ -14,10 +14,25 @@
 //! zeros is handed to the thread only after the commit round of the append that noticed it, so
 //! that the zeros' writeback and journal commit fall between rounds instead of into one.
 //!
-//! The zeros are written under the shard's lock and only at or past the shard's write
-//! position, so they can never land on data. Recovery reads a tail of zeros after the last
-//! batch as the end of data and keeps it (see [`super::recovery`]); a sealed segment is cut to
-//! its data before its final sync, so sealed segments never carry a zero tail.
+//! The zeros are written only at or past the shard's write position, so they can never land on
+//! data: the thread reserves a piece under the shard's lock (`ShardState::zeroing`) and writes
+//! it outside, and an append that would reach a reserved piece, or anything that cuts the file,
+//! waits for it. The write is outside the lock because the first write to a fresh page-cache
+//! page can take milliseconds on a virtual machine (below), and under the lock that stalled the
+//! shard's appends and reads with it (measured: 0.5–1 ms per 256 KiB piece, up to 13 ms).
+//!
+//! ## Rolling ahead
+//!
+//! Sealing a segment cuts its zero tail, syncs it, writes its index, creates the next file and
+//! syncs the directory: 1–3.5 ms, measured, and it used to run inside the append that found the
+//! segment full, so that one put in every few hundred of the paced benchmark waited for it. An
+//! append that leaves less than [`roll_ahead_bytes`] free queues the shard here instead, and
+//! this thread rolls the segment on its next visit (after the commit round in fsync mode), with
+//! the lock held as before; an append that still finds the segment full rolls it itself.
+//!
+//! Recovery reads a tail of zeros after the last batch as the end of data and keeps it (see
+//! [`super::recovery`]); a sealed segment is cut to its data before its final sync, so sealed
+//! segments never carry a zero tail.
 //!
 //! ## Page cache
 //!
@@ -159,15 +174,47 @@ pub(crate) fn cold_ranges(
     out
 }
 
+/// How close to `segment_bytes` the active segment may get before the preallocation thread
+/// rolls it: a sixteenth of a segment, so segments still end within 94 % of their size.
+pub(crate) fn roll_ahead_bytes(s: &Settings) -> u64 {
+    s.options.segment_bytes / 16
+}
+
+/// Whether an append ending at `write_end` leaves the segment close enough to full to be rolled
+/// ahead (only where the preallocation thread runs).
+pub(crate) fn should_roll_ahead(s: &Settings, write_end: u64) -> bool {
+    s.options.preallocate_bytes > 0
+        && s.durability != Durability::None
+        && write_end + roll_ahead_bytes(s) > s.options.segment_bytes
+}
+
 impl Shard {
+    /// Rolls the active segment if an append asked for it and it is still close to full.
+    fn roll_ahead(&self, s: &Settings) {
+        let mut st = self.state.lock();
+        if !std::mem::take(&mut st.roll_ahead) || st.deleted || st.poisoned() || st.sealed {
+            return;
+        }
+        let Some(len) = st.segments.last().map(|a| a.meta.read().len) else {
+            return;
+        };
+        if len > 0 && should_roll_ahead(s, len) {
+            if let Err(e) = self.roll(&mut st, s) {
+                // The append that finds the segment full rolls it (and reports the error).
+                tracing::debug!(shard = ?self.key, error = %e, "rolling a segment ahead failed");
+            }
+        }
+    }
+
     /// Zero-fills the active segment up to `preallocate_bytes` past its write position (never
     /// past `segment_bytes`), then syncs it so that the zeros' blocks and the file size are
     /// durable before appends reach them. Run by the preallocation thread.
     pub fn preallocate(&self, s: &Settings) -> io::Result<()> {
+        self.roll_ahead(s);
         let mut written: Option<Arc<Segment>> = None;
         let result = loop {
-            // Piece by piece under the lock (appends wait at most one piece), each at or past
-            // the write position.
+            // Piece by piece, each reserved under the lock at or past the write position and
+            // written outside it.
             let mut st = self.state.lock();
             if st.deleted || st.poisoned() || st.sealed {
                 break Ok(());
@@ -185,9 +232,16 @@ impl Shard {
                 break Ok(());
             }
             let end = (start + ZERO_PIECE as u64).min(target);
-            if let Err(e) = write_zeros(&seg, start, end) {
+            st.zeroing = Some(start);
+            drop(st);
+            let wrote = write_zeros(&seg, start, end);
+            let mut st = self.state.lock();
+            st.zeroing = None;
+            self.zeros_written.notify_all();
+            if let Err(e) = wrote {
                 break Err(e);
             }
+            // Nothing could cut or roll the segment meanwhile (they wait for the piece).
             st.zeroed_to = end;
             written = Some(seg);
         };
@@ -195,8 +249,17 @@ impl Shard {
             Some(seg) => seg.file.sync_data(),
             None => Ok(()),
         };
-        self.state.lock().prealloc_queued = false;
-        result.and(synced)
+        let again = {
+            let mut st = self.state.lock();
+            st.prealloc_queued = false;
+            // An append asked for a roll while this visit was past that point.
+            st.roll_ahead
+        };
+        let result = result.and(synced);
+        if again {
+            return result.and(self.preallocate(s));
+        }
+        result
     }
 }
 

@@ -11,15 +11,16 @@
 //! * A sealed segment is fully synced before the next one is created (fsync and interval modes),
 //!   so a crash can only tear the tail segment.
 //! * The active segment's file holds only zeros from its write position to `zeroed_to` (or to
-//!   its end, if shorter); zeros are only ever written at or past the write position, under the
-//!   lock (see [`super::pages`]).
+//!   its end, if shorter). Zeros are only ever written at or past the write position, into a
+//!   range reserved under the lock (`zeroing`) and written outside it; nothing else writes to
+//!   or cuts the file at or past a reserved range until it is released (see [`super::pages`]).
 
 use super::batch::{self, BatchHeader, EncodedBatch};
 use super::pages;
 use super::segment::{Segment, SegmentReader};
 use super::Settings;
 use crate::{Appended, Durability, DurableWait, Error, ReadBatch, Result, ShardBounds, ShardKey};
-use parking_lot::Mutex;
+use parking_lot::{Condvar, Mutex, MutexGuard};
 use std::collections::VecDeque;
 use std::io;
 use std::os::unix::fs::FileExt;
@@ -32,6 +33,8 @@ pub(crate) struct Shard {
     pub dir: PathBuf,
     pub state: Mutex<ShardState>,
     pub end_tx: watch::Sender<u64>,
+    /// Signalled when the preallocation thread releases its reserved range (`zeroing`).
+    pub zeros_written: Condvar,
 }
 
 struct Pending {
@@ -64,6 +67,10 @@ pub(crate) struct ShardState {
     epoch: u64,
     /// The active segment is written with zeros up to here (see [`super::pages`]).
     pub zeroed_to: u64,
+    /// Start of the range the preallocation thread is writing zeros into, outside the lock
+    /// (it ends at most one `ZERO_PIECE` later): writes that would reach it, and cuts of the
+    /// file, wait until it is released.
+    pub zeroing: Option<u64>,
     /// Whether the shard sits in the preallocation queue (or, with `zeros_after_sync`, is
     /// about to).
     pub prealloc_queued: bool,
@@ -73,6 +80,9 @@ pub(crate) struct ShardState {
     /// journal commit — measured, 4–9 ms instead of ~1 ms for every eighth put of the paced
     /// benchmark, which was its whole put p99.
     pub zeros_after_sync: bool,
+    /// The active segment is within [`pages::roll_ahead_bytes`] of full: the preallocation
+    /// thread rolls it at its next visit, off the request path (see `pages`).
+    pub roll_ahead: bool,
 }
 
 impl ShardState {
@@ -140,6 +150,7 @@ impl Shard {
             key,
             dir,
             end_tx,
+            zeros_written: Condvar::new(),
             state: Mutex::new(ShardState {
                 segments,
                 next_offset,
@@ -156,8 +167,10 @@ impl Shard {
                 poisoned: None,
                 epoch: 0,
                 zeroed_to,
+                zeroing: None,
                 prealloc_queued: false,
                 zeros_after_sync: false,
+                roll_ahead: false,
             }),
         }
     }
@@ -171,6 +184,15 @@ impl Shard {
         enc: &mut EncodedBatch<'_>,
     ) -> Result<(Appended, Queue)> {
         let mut st = self.state.lock();
+        let batch_len = enc.buf.len() as u64;
+        // A batch that would reach the zeros being written, or roll or heal the segment (both
+        // cut the file), waits for them.
+        while st.zeroing.is_some_and(|z| {
+            let end = st.segments.last().map_or(0, |a| a.meta.read().len) + batch_len;
+            st.poisoned.is_some() || end > z
+        }) {
+            self.zeros_written.wait(&mut st);
+        }
         if st.deleted {
             return Err(Error::NoSuchShard(self.key));
         }
@@ -181,7 +203,6 @@ impl Shard {
             self.heal(&mut st)?;
         }
         let millis = st.last_millis.map_or(now, |l| l.max(now));
-        let batch_len = enc.buf.len() as u64;
         let mut active = st
             .segments
             .last()
@@ -242,7 +263,10 @@ impl Shard {
         };
         let commit = s.durability != Durability::None && !st.queued;
         st.queued |= commit;
-        let wants_zeros = !st.prealloc_queued && pages::needs_zeros(&st, s, pos + batch_len);
+        let wants_roll = !st.roll_ahead && pages::should_roll_ahead(s, pos + batch_len);
+        st.roll_ahead |= wants_roll;
+        let wants_zeros =
+            !st.prealloc_queued && (wants_roll || pages::needs_zeros(&st, s, pos + batch_len));
         st.prealloc_queued |= wants_zeros;
         let after_sync = wants_zeros && s.durability == Durability::Fsync;
         st.zeros_after_sync |= after_sync;
@@ -259,7 +283,8 @@ impl Shard {
 
     /// Seals the active segment and starts a new one at `next_offset`. In fsync and interval
     /// modes the sealed segment is synced first, which also makes every pending append durable.
-    fn roll(&self, st: &mut ShardState, s: &Settings) -> Result<Arc<Segment>> {
+    /// Run by the preallocation thread ahead of need, or by an append that finds no room.
+    pub fn roll(&self, st: &mut ShardState, s: &Settings) -> Result<Arc<Segment>> {
         let old = st
             .segments
             .last()
@@ -293,6 +318,7 @@ impl Shard {
         st.segments.push(seg.clone());
         st.durable_pos = 0;
         st.zeroed_to = 0;
+        st.roll_ahead = false;
         Ok(seg)
     }
 
@@ -360,6 +386,8 @@ impl Shard {
                 // Logged once per failure episode by the caller (see `health::FaultLog`).
                 tracing::debug!(shard = ?self.key, error = %e, "fdatasync failed");
                 if durability == Durability::Fsync && job.target_end > st.durable_end {
+                    // The roll-back cuts the file.
+                    self.wait_for_zeros(&mut st);
                     self.roll_back(&mut st, &e);
                 }
                 return;
@@ -372,6 +400,13 @@ impl Shard {
             for (seg, from, to) in cold {
                 pages::release(&seg, from, to);
             }
+        }
+    }
+
+    /// Waits until no zeros are being written outside the lock.
+    fn wait_for_zeros(&self, st: &mut MutexGuard<'_, ShardState>) {
+        while st.zeroing.is_some() {
+            self.zeros_written.wait(st);
         }
     }
 

@@ -84,8 +84,15 @@ pub(crate) fn run(inner: Arc<Inner>) {
             std::mem::swap(&mut q.shards, &mut batch);
         }
         for shard in batch.drain(..) {
-            if let Err(e) = shard.preallocate(&inner.settings) {
-                tracing::debug!(shard = ?shard.key, error = %e, "preallocating a segment failed");
+            // An append may ask for a roll after this visit passed that point: one more visit
+            // then (not more: a roll that keeps failing is left to the appends).
+            for _ in 0..2 {
+                if let Err(e) = shard.preallocate(&inner.settings) {
+                    tracing::debug!(shard = ?shard.key, error = %e, "preallocating a segment failed");
+                }
+                if !shard.state.lock().roll_ahead {
+                    break;
+                }
             }
         }
     }
@@ -249,17 +256,8 @@ impl Shard {
             Some(seg) => seg.file.sync_data(),
             None => Ok(()),
         };
-        let again = {
-            let mut st = self.state.lock();
-            st.prealloc_queued = false;
-            // An append asked for a roll while this visit was past that point.
-            st.roll_ahead
-        };
-        let result = result.and(synced);
-        if again {
-            return result.and(self.preallocate(s));
-        }
-        result
+        self.state.lock().prealloc_queued = false;
+        result.and(synced)
     }
 }
 

@@ -5,7 +5,7 @@
 //! responses are parsed into borrowed structs that skip record data, connections are pooled
 //! keep-alive HTTP/1.1, and put→get latency is measured on one sampled record per call (the
 //! producer notes its sequence number and send time, the consumer its read time; whichever
-//! comes second completes the sample, see `samples`). Consumers run on a runtime and
+//! comes second completes the sample, see `samples`). Consumers run on threads and
 //! connections of their own, so that they cannot delay the producers. The report gives the bench's own CPU
 //! next to the server's, so a run where the bench competed for the CPU shows it.
 
@@ -110,32 +110,31 @@ async fn run_async(args: BenchArgs) -> Result<()> {
     let bodies = producer::encode_bodies(&args);
     let samples = Arc::new(samples::Samples::new(bodies.sample_keys));
     let mut tasks = Vec::new();
-    // Consumers get a runtime (and connections) of their own, as a separate consuming
-    // application would: sharing the producers' workers, a consumer busy parsing a large
-    // GetRecords response delayed the producers' timers and responses, which showed up as
-    // put-latency tails of several ms that a separate consumer process did not cause.
-    let consumer_rt = if args.consume {
-        Some(
-            tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(1)
-                .thread_name("weir-bench-consumer")
-                .enable_all()
-                .build()?,
-        )
-    } else {
-        None
-    };
-    if let Some(rt) = &consumer_rt {
-        let consumer_client = client::Kinesis::new(&args.endpoint)?;
+    // Each consumer gets a thread, a single-threaded runtime and a connection of its own, as a
+    // separate consuming application would: sharing the producers' workers, a consumer busy
+    // parsing a large GetRecords response delayed the producers' timers and responses (put
+    // tails of several ms that a separate consumer process did not cause); sharing one thread,
+    // the four consumers of a paced run parsed the four answers to one put in turn. On its own
+    // thread a consumer also sleeps its poll interval with a plain `nanosleep` (see
+    // `consumer::pause`).
+    let mut consumers = Vec::new();
+    if args.consume {
         for shard in &shard_ids {
-            tasks.push(rt.spawn(consumer::run(
-                consumer_client.clone(),
-                args.clone(),
-                shard.clone(),
-                stats.clone(),
-                samples.clone(),
-                stop.clone(),
-            )));
+            let (args, shard) = (args.clone(), shard.clone());
+            let (stats, samples, stop) = (stats.clone(), samples.clone(), stop.clone());
+            let thread = std::thread::Builder::new()
+                .name("weir-bench-consumer".into())
+                .spawn(move || -> Result<()> {
+                    let rt = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()?;
+                    rt.block_on(async move {
+                        let client = client::Kinesis::new(&args.endpoint)?;
+                        consumer::run(client, args, shard, stats, samples, stop).await;
+                        Ok(())
+                    })
+                })?;
+            consumers.push(thread);
         }
         // Let consumers take their LATEST iterators before anything is written.
         tokio::time::sleep(Duration::from_millis(300)).await;
@@ -198,8 +197,12 @@ async fn run_async(args: BenchArgs) -> Result<()> {
     for t in tasks {
         let _ = t.await;
     }
-    if let Some(rt) = consumer_rt {
-        rt.shutdown_background();
+    for c in consumers {
+        match tokio::task::spawn_blocking(move || c.join()).await {
+            Ok(Ok(Err(e))) => eprintln!("consumer: {e:#}"),
+            Ok(Err(_)) => eprintln!("a consumer thread panicked"),
+            _ => {}
+        }
     }
     let bench_cpu = report::process_cpu_seconds() - cpu_start;
     let server_cpu = match (

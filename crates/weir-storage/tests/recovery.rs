@@ -309,17 +309,15 @@ fn garbage_behind_a_zero_tail_is_truncated() {
     assert_eq!(data_of(&log, k), written);
 }
 
-#[test]
-fn sealed_segments_carry_no_zero_tail() {
-    let dir = tempfile::tempdir().unwrap();
-    let k = key(1, 0);
-    let (log, _) = open_preallocated(dir.path());
+/// Writes 120 batches of 3 × 10 kB into a preallocated log of 1 MiB segments, one at a time:
+/// several rolls, each by the preallocation thread ahead of need. Returns the batch length.
+fn write_rolling(dir: &Path, k: ShardKey) -> u64 {
+    let (log, _) = open_preallocated(dir);
     log.create_shard(k).unwrap();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
-    // 3 × 10 kB per batch into 1 MiB segments (preallocated meanwhile): several rolls.
     for b in 0..120u8 {
         let data = [vec![b; 10_000], vec![b; 10_000], vec![b; 10_000]];
         let refs: Vec<&[u8]> = data.iter().map(|d| d.as_slice()).collect();
@@ -327,16 +325,63 @@ fn sealed_segments_carry_no_zero_tail() {
         std::thread::sleep(std::time::Duration::from_millis(1));
     }
     drop(log);
+    (44 + 3 * (11 + 4 + 10_000)) as u64
+}
+
+/// A roll leaves cutting the sealed segment's zeros and writing its index to the preallocation
+/// thread, outside the lock; by a clean shutdown both are done, and the index matches.
+#[test]
+fn sealed_segments_carry_no_zero_tail() {
+    let dir = tempfile::tempdir().unwrap();
+    let k = key(1, 0);
+    let batch = write_rolling(dir.path(), k);
     let logs = files(&shard_dir(dir.path(), k), "log");
     assert!(logs.len() >= 3, "{logs:?}");
-    let batch = (44 + 3 * (11 + 4 + 10_000)) as u64;
     for sealed in &logs[..logs.len() - 1] {
         let len = std::fs::metadata(sealed).unwrap().len();
         assert_eq!(len % batch, 0, "{} ends in a zero tail", sealed.display());
+        let idx = std::fs::read(sealed.with_extension("idx")).expect("an index file");
+        let indexed = u64::from_le_bytes(idx[12..20].try_into().unwrap());
+        assert_eq!(indexed, len, "{}'s index describes it", sealed.display());
     }
     let (log, report) = open_preallocated(dir.path());
     assert_eq!((report.truncated_bytes, report.records), (0, 360));
     assert_eq!(read_all(&log, k, 0).len(), 360);
+}
+
+/// A crash after a roll and before its deferred cut reached the disk: a sealed segment whose
+/// last batch is followed by preallocated zeros, and no index. Start-up cuts the zeros, keeps
+/// every record, and rebuilds the index.
+#[test]
+fn a_zero_tail_behind_a_sealed_segment_is_cut_at_start_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let k = key(1, 0);
+    let batch = write_rolling(dir.path(), k);
+    let logs = files(&shard_dir(dir.path(), k), "log");
+    assert!(logs.len() >= 3, "{logs:?}");
+    let sealed = &logs[logs.len() - 2];
+    let len = std::fs::metadata(sealed).unwrap().len();
+    std::fs::remove_file(sealed.with_extension("idx")).unwrap();
+    OpenOptions::new()
+        .append(true)
+        .open(sealed)
+        .unwrap()
+        .write_all(&vec![0u8; 300_000])
+        .unwrap();
+    let (log, report) = open_preallocated(dir.path());
+    assert_eq!((report.truncated_bytes, report.records), (0, 360));
+    assert_eq!(std::fs::metadata(sealed).unwrap().len(), len, "cut back");
+    assert_eq!(len % batch, 0);
+    assert!(sealed.with_extension("idx").exists(), "index rebuilt");
+    let all = read_all(&log, k, 0);
+    assert_eq!(all.len(), 360);
+    assert!(all
+        .iter()
+        .enumerate()
+        .all(|(i, r)| r.data[0] == (i / 3) as u8));
+    drop(log);
+    let (_, report) = open_preallocated(dir.path());
+    assert_eq!((report.truncated_bytes, report.records), (0, 360));
 }
 
 #[test]

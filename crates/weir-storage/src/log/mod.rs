@@ -266,6 +266,11 @@ impl LocalLog {
                 tracing::error!("the preallocation thread panicked");
             }
         }
+        // Rolls whose cut and index the preallocation thread did not get to.
+        let shards: Vec<Arc<Shard>> = self.inner.shards.read().values().cloned().collect();
+        for shard in shards {
+            shard.finish_sealing();
+        }
         self.inner.sync_all()
     }
 

@@ -1,15 +1,18 @@
 //! Start-up: find every shard on disk and make its log consistent.
 //!
 //! * Sealed segments are described by their index file when it is intact and matches the log
-//!   file's length; otherwise they are scanned and the index rewritten. A sealed segment whose
-//!   scan stops early is damaged, not torn (sealed segments are synced before the next one
-//!   starts): it is kept, with its offsets running to the next segment's base, so that reads of
-//!   the damaged part fail with `Error::Corrupt` instead of silently skipping data.
+//!   file's length; otherwise they are scanned and the index rewritten (a zero tail after the
+//!   last batch, left by a crash before the roll's deferred cut, is cut first). A sealed
+//!   segment whose scan stops early is damaged, not torn (sealed segments are synced before the
+//!   next one starts): it is kept, with its offsets running to the next segment's base, so
+//!   that reads of the damaged part fail with `Error::Corrupt` instead of silently skipping
+//!   data.
 //! * The tail segment is always scanned, every batch's CRC, offset and records validated, and the
 //!   file is truncated at the first batch that fails (a torn write). A header of zeros ends the
 //!   data: if everything from there to the end of the file is zero it is the preallocated tail
 //!   (see [`super::pages`]) and is kept; if anything else follows, the file is truncated there
-//!   too. What remains is synced, so nothing served after a restart can be lost afterwards.
+//!   too. What remains is synced, with the directory naming it, so nothing served after a
+//!   restart can be lost afterwards.
 //! * `<stream>.deleted` tombstones left by an interrupted `delete_stream` are removed.
 
 use super::batch::DecodeError;
@@ -107,7 +110,14 @@ fn recover_shard(
         let file_len = seg.file.metadata()?.len();
         match logs.get(i + 1) {
             Some(&(next_base, _)) => recover_sealed(&seg, next_base, file_len, interval)?,
-            None => report.truncated_bytes += recover_tail(&seg, file_len, interval)?,
+            None => {
+                report.truncated_bytes += recover_tail(&seg, file_len, interval)?;
+                if *base > 0 {
+                    // A roll leaves the new file's directory entry to its first sync, which a
+                    // crash may have beaten; what is served from now on must stay.
+                    super::sync_dir(&dir)?;
+                }
+            }
         }
         let m = seg.meta.read();
         report.segments += 1;
@@ -126,7 +136,7 @@ fn recover_sealed(seg: &Segment, next_base: u64, file_len: u64, interval: u64) -
     }
     let (mut meta, mut stop) = seg.scan(interval)?;
     if let Some((pos, DecodeError::Zeros)) = stop {
-        // A zero tail left by a crash between cutting it off at the roll and the sync.
+        // A zero tail left by a crash before the roll's cut (done after the sync) reached the disk.
         if meta.end_offset == next_base && pages::is_zero(seg, pos, file_len)? {
             seg.file.set_len(pos)?;
             seg.file.sync_all()?;

@@ -18,7 +18,7 @@
 
 use super::batch::{self, BatchHeader, DecodeError, HEADER_LEN};
 use bytes::Bytes;
-use parking_lot::RwLock;
+use parking_lot::{Mutex, RwLock};
 use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
@@ -109,6 +109,11 @@ pub(crate) struct Segment {
     pub meta: RwLock<SegmentMeta>,
     /// Page cache below this position has been handed back (see [`super::pages`]).
     pub released_to: AtomicU64,
+    /// The directory entry naming a file that a roll created is not yet known durable. The
+    /// first sync of the file's data syncs the directory too (see [`Segment::sync_data`]); a
+    /// mutex rather than a flag so that a second sync waits for the first one's directory sync
+    /// instead of taking its clearing for completion.
+    entry_unsynced: Mutex<bool>,
 }
 
 pub(crate) fn log_path(dir: &Path, base_offset: u64) -> PathBuf {
@@ -130,7 +135,29 @@ impl Segment {
             file,
             meta: RwLock::new(SegmentMeta::empty(base_offset)),
             released_to: AtomicU64::new(0),
+            entry_unsynced: Mutex::new(false),
         })
+    }
+
+    /// [`Segment::create`] for a roll: the directory entry is synced by the file's first
+    /// [`Segment::sync_data`] rather than at once, so that a roll does not wait for it.
+    pub fn create_unsynced_entry(dir: &Path, base_offset: u64) -> io::Result<Segment> {
+        let seg = Segment::create(dir, base_offset)?;
+        *seg.entry_unsynced.lock() = true;
+        Ok(seg)
+    }
+
+    /// `fdatasync`s the file and, the first time for a file a roll created, its directory: what
+    /// the file holds is durable only once both are.
+    pub fn sync_data(&self) -> io::Result<()> {
+        self.file.sync_data()?;
+        let mut unsynced = self.entry_unsynced.lock();
+        if *unsynced {
+            let dir = self.path.parent().unwrap_or(Path::new("."));
+            super::sync_dir(dir)?;
+            *unsynced = false;
+        }
+        Ok(())
     }
 
     pub fn open(path: PathBuf, base_offset: u64) -> io::Result<Segment> {
@@ -144,6 +171,7 @@ impl Segment {
             file,
             meta: RwLock::new(SegmentMeta::empty(base_offset)),
             released_to: AtomicU64::new(0),
+            entry_unsynced: Mutex::new(false),
         })
     }
 

@@ -9,7 +9,10 @@
 //!   exactly once: `Ok` after an fdatasync covering it, `Err` if that sync failed (the bytes are
 //!   then cut off again so that a later sync can never make them durable behind the caller's back).
 //! * A sealed segment is fully synced before the next one is created (fsync and interval modes),
-//!   so a crash can only tear the tail segment.
+//!   so a crash can only tear the tail segment. Its preallocated zeros may still follow its last
+//!   batch until `finish_sealing` cuts them; recovery cuts them too.
+//! * No record of a segment a roll created is durable before the directory entry naming the
+//!   file is ([`Segment::sync_data`] syncs both).
 //! * The active segment's file holds only zeros from its write position to `zeroed_to` (or to
 //!   its end, if shorter). Zeros are only ever written at or past the write position, into a
 //!   range reserved under the lock (`zeroing`) and written outside it; nothing else writes to
@@ -83,6 +86,9 @@ pub(crate) struct ShardState {
     /// The active segment is within [`pages::roll_ahead_bytes`] of full: the preallocation
     /// thread rolls it at its next visit, off the request path (see `pages`).
     pub roll_ahead: bool,
+    /// Segments a roll sealed whose zero tail (if the flag says there is one) and index the
+    /// preallocation thread has yet to see to ([`Shard::finish_sealing`]).
+    pub sealing: Vec<(Arc<Segment>, bool)>,
 }
 
 impl ShardState {
@@ -119,7 +125,7 @@ impl SyncJob {
     pub fn sync(&self, fault: &dyn Fn() -> io::Result<()>) -> io::Result<()> {
         for seg in &self.files {
             fault()?;
-            seg.file.sync_data()?;
+            seg.sync_data()?;
         }
         Ok(())
     }
@@ -171,6 +177,7 @@ impl Shard {
                 prealloc_queued: false,
                 zeros_after_sync: false,
                 roll_ahead: false,
+                sealing: Vec::new(),
             }),
         }
     }
@@ -282,8 +289,12 @@ impl Shard {
     }
 
     /// Seals the active segment and starts a new one at `next_offset`. In fsync and interval
-    /// modes the sealed segment is synced first, which also makes every pending append durable.
-    /// Run by the preallocation thread ahead of need, or by an append that finds no room.
+    /// modes the sealed segment is made durable first — with an fdatasync unless the last sync
+    /// already covered all of it — which also makes every pending append durable. Where the
+    /// preallocation thread runs, cutting the sealed segment's zeros off and writing its index
+    /// are left to it, outside the lock ([`Shard::finish_sealing`]); the new file's directory
+    /// entry is synced by the file's first sync ([`Segment::sync_data`]). Run by the
+    /// preallocation thread ahead of need, or by an append that finds no room.
     pub fn roll(&self, st: &mut ShardState, s: &Settings) -> Result<Arc<Segment>> {
         let old = st
             .segments
@@ -291,35 +302,70 @@ impl Shard {
             .cloned()
             .ok_or(Error::NoSuchShard(self.key))?;
         let syncing = s.durability != Durability::None;
-        if st.zeroed_to > old.meta.read().len {
+        // Where the preallocation thread runs; it visits every shard that rolled.
+        let later = syncing && s.options.preallocate_bytes > 0;
+        let len = old.meta.read().len;
+        let zeros = st.zeroed_to > len;
+        if zeros && !later {
             // A sealed segment ends at its last batch (recovery trusts its index only then).
             old.file
-                .set_len(old.meta.read().len)
+                .set_len(len)
                 .map_err(|e| io_err(&e, "cutting a segment's preallocated tail"))?;
         }
-        if syncing {
-            old.file
-                .sync_data()
+        let unsynced = st.unsynced.iter().any(|u| Arc::ptr_eq(u, &old));
+        if syncing && (unsynced || st.durable_pos < len) {
+            old.sync_data()
                 .map_err(|e| io_err(&e, "syncing a segment before rolling"))?;
-            let (end, len) = (st.next_offset, old.meta.read().len);
+            let end = st.next_offset;
             self.publish_durable(st, end, len, s.durability);
             st.unsynced.retain(|u| !Arc::ptr_eq(u, &old));
         }
-        if let Err(e) = old.write_index() {
+        if later {
+            st.sealing.push((old, zeros));
+        } else if let Err(e) = old.write_index() {
             tracing::warn!(path = %old.path.display(), error = %e, "could not write a segment index; it will be rebuilt at start-up");
         }
-        let seg = Arc::new(Segment::create(&self.dir, st.next_offset)?);
-        if syncing {
-            if let Err(e) = super::sync_dir(&self.dir) {
-                let _ = std::fs::remove_file(&seg.path);
-                return Err(io_err(&e, "syncing a shard directory"));
-            }
-        }
+        let seg = Arc::new(if syncing {
+            Segment::create_unsynced_entry(&self.dir, st.next_offset)?
+        } else {
+            Segment::create(&self.dir, st.next_offset)?
+        });
         st.segments.push(seg.clone());
         st.durable_pos = 0;
         st.zeroed_to = 0;
         st.roll_ahead = false;
         Ok(seg)
+    }
+
+    /// Does what rolls left for outside the lock: cuts each sealed segment's preallocated zeros
+    /// off, then writes its index (an index is trusted only for a file of exactly its
+    /// segment's length). Neither needs a sync: a crash before the cut reached the disk leaves
+    /// a zero tail behind a sealed segment's last batch, which start-up cuts (see
+    /// [`super::recovery`]), and an index that did not reach it is rebuilt. Run by the
+    /// preallocation thread, the only writer of zeros, so no zero piece can land past the cut.
+    pub fn finish_sealing(&self) {
+        let sealing = std::mem::take(&mut self.state.lock().sealing);
+        for (seg, zeros) in sealing {
+            if self.state.lock().deleted {
+                return;
+            }
+            let len = seg.meta.read().len;
+            if zeros {
+                if let Err(e) = seg.file.set_len(len) {
+                    tracing::warn!(path = %seg.path.display(), error = %e, "could not cut a sealed segment's preallocated tail; start-up will");
+                    continue;
+                }
+            }
+            if let Err(e) = seg.write_index() {
+                tracing::warn!(path = %seg.path.display(), error = %e, "could not write a segment index; it will be rebuilt at start-up");
+            }
+            // Trimmed meanwhile: its files went, or go, and so must the index.
+            let st = self.state.lock();
+            if !st.segments.iter().any(|k| Arc::ptr_eq(k, &seg)) {
+                drop(st);
+                let _ = std::fs::remove_file(seg.idx_path());
+            }
+        }
     }
 
     /// Records that everything up to `end` (at `pos` in the active segment) is durable and

@@ -101,7 +101,7 @@ pub async fn handle(router: Arc<Router>, req: Request<Incoming>) -> Response<Bod
     }
     let method = req.method().clone();
     let path = req.uri().path().to_string();
-    let query = parse_query(req.uri().query().unwrap_or(""));
+    let query = crate::cloudwatch::wire::query_params(req.uri().query().unwrap_or("").as_bytes());
     let headers = req.headers().clone();
     let declared = headers
         .get(http::header::CONTENT_LENGTH)
@@ -240,17 +240,6 @@ pub(crate) fn error_response(e: &LambdaError) -> Response<Body> {
     );
     h.insert("x-amzn-errortype", HeaderValue::from_static(e.code));
     resp
-}
-
-/// Percent-decoded query parameters.
-fn parse_query(q: &str) -> Vec<(String, String)> {
-    q.split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (percent_decode(k), percent_decode(v))
-        })
-        .collect()
 }
 
 pub(crate) use crate::cloudwatch::wire::percent_decode;

@@ -104,6 +104,14 @@ pub(crate) struct Settings {
     pub durability: Durability,
 }
 
+impl Settings {
+    /// Whether the preallocation thread runs: zeros are kept ahead of the active segments,
+    /// segments are rolled ahead of need, and rolls leave their cut and index to it.
+    pub fn preallocating(&self) -> bool {
+        self.options.preallocate_bytes > 0 && self.durability != Durability::None
+    }
+}
+
 /// The local segment-log engine. Dropping it (or [`LocalLog::close`]) drains and joins the
 /// commit and preallocation threads.
 pub struct LocalLog {
@@ -205,7 +213,7 @@ impl LocalLog {
                 .spawn(move || commit::run(worker))?;
             Some(handle)
         };
-        let preallocator = if inner.preallocating() {
+        let preallocator = if inner.settings.preallocating() {
             let worker = inner.clone();
             Some(
                 std::thread::Builder::new()
@@ -390,7 +398,7 @@ impl Inner {
             if self.settings.durability == Durability::None {
                 self.faults.success();
             }
-            if queue.prealloc && self.preallocating() {
+            if queue.prealloc && self.settings.preallocating() {
                 self.queue_prealloc(&shard);
             }
             if queue.commit {

@@ -56,7 +56,6 @@
 use super::segment::Segment;
 use super::shard::{Shard, ShardState};
 use super::{Inner, Settings};
-use crate::Durability;
 use std::io;
 use std::num::NonZeroU64;
 use std::os::unix::fs::FileExt;
@@ -110,10 +109,6 @@ impl Inner {
         let mut q = self.prealloc.lock();
         q.shards.push(shard.clone());
         self.prealloc_wake.notify_one();
-    }
-
-    pub(crate) fn preallocating(&self) -> bool {
-        self.settings.options.preallocate_bytes > 0 && self.settings.durability != Durability::None
     }
 }
 
@@ -197,9 +192,7 @@ pub(crate) fn roll_ahead_bytes(s: &Settings) -> u64 {
 /// Whether an append ending at `write_end` leaves the segment close enough to full to be rolled
 /// ahead (only where the preallocation thread runs).
 pub(crate) fn should_roll_ahead(s: &Settings, write_end: u64) -> bool {
-    s.options.preallocate_bytes > 0
-        && s.durability != Durability::None
-        && write_end + roll_ahead_bytes(s) > s.options.segment_bytes
+    s.preallocating() && write_end + roll_ahead_bytes(s) > s.options.segment_bytes
 }
 
 impl Shard {
@@ -273,8 +266,7 @@ impl Shard {
 /// end less than half of `preallocate_bytes` past `write_end` (and short of `segment_bytes`).
 pub(crate) fn needs_zeros(st: &ShardState, s: &Settings, write_end: u64) -> bool {
     let ahead = s.options.preallocate_bytes;
-    ahead > 0
-        && s.durability != Durability::None
+    s.preallocating()
         && !st.sealed
         && st.zeroed_to < (write_end + ahead / 2).min(s.options.segment_bytes)
 }

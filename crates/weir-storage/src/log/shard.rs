@@ -302,8 +302,8 @@ impl Shard {
             .cloned()
             .ok_or(Error::NoSuchShard(self.key))?;
         let syncing = s.durability != Durability::None;
-        // Where the preallocation thread runs; it visits every shard that rolled.
-        let later = syncing && s.options.preallocate_bytes > 0;
+        // The preallocation thread visits every shard that rolled.
+        let later = s.preallocating();
         let len = old.meta.read().len;
         let zeros = st.zeroed_to > len;
         if zeros && !later {

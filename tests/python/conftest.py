@@ -52,6 +52,18 @@ def fresh_server():
         server.cleanup()
 
 
+@pytest.fixture
+def rolling_server():
+    """`fresh_server` with 1 MiB segments kept zero-filled 256 KiB ahead, so that a few
+    seconds of writes roll every shard's segment many times."""
+    server = _start(WeirServer(extra_args=unthrottled_args() + [
+        "--segment-bytes", "1048576", "--preallocate-bytes", "262144"]))
+    try:
+        yield server
+    finally:
+        server.cleanup()
+
+
 @pytest.fixture(scope="session")
 def client_factory():
     return make_client

@@ -3,6 +3,7 @@
 * Producers write continuously while the server is SIGKILLed and restarted at random
   moments; every acknowledged record must be there exactly once, byte-identical, in
   sequence-number order per shard; unacknowledged ones may or may not be there, never twice.
+  The same again with small segments, so that kills also land in the middle of rolls.
 * Torn tail: garbage appended to the newest segment file must not lose acknowledged records
   or stop the server from accepting new writes.
 """
@@ -118,6 +119,19 @@ def _verify(ledger: Ledger, by_shard: dict):
 
 
 def test_sigkill_during_writes(fresh_server):
+    _sigkill_during_writes(fresh_server)
+
+
+def test_sigkill_during_writes_across_segment_rolls(rolling_server):
+    """The same with segments that roll every few hundred writes: kills land between a roll and
+    its cut of the sealed segment's zeros, its index, and the first sync of the new file (which
+    also syncs the directory entry naming it)."""
+    _sigkill_during_writes(rolling_server)
+    logs = [p for p in rolling_server.data_dir.rglob("*.log") if p.is_file()]
+    assert len(logs) >= 4 * 4, f"segments did not roll: {len(logs)} segment files"
+
+
+def _sigkill_during_writes(fresh_server):
     t_start = time.monotonic()
     client = make_client(fresh_server.endpoint)
     stream = create_stream(client, "crash-test", 4)

@@ -137,30 +137,48 @@ impl Server {
 
     fn spawn(&mut self) {
         assert!(self.child.is_none(), "server already running");
-        self.starts += 1;
-        let log = std::fs::File::create(self.log_path(self.starts)).expect("create stderr log");
-        let child = self
-            .command(self.addr, &self.data_dir())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("spawn weir");
-        self.child = Some(child);
-        self.wait_ready();
+        // The port was free when picked, but another process may have bound it since (a
+        // parallel test's server picking the same one): a first start moves to a new port.
+        for attempt in 0.. {
+            self.starts += 1;
+            let log = std::fs::File::create(self.log_path(self.starts)).expect("create stderr log");
+            let child = self
+                .command(self.addr, &self.data_dir())
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .expect("spawn weir");
+            self.child = Some(child);
+            match self.wait_ready() {
+                Ok(()) => return,
+                Err(stderr)
+                    if self.starts == attempt + 1
+                        && attempt < 3
+                        && stderr.contains("cannot listen") =>
+                {
+                    self.addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
+                }
+                Err(stderr) => {
+                    panic!("weir exited before accepting connections; stderr:\n{stderr}")
+                }
+            }
+        }
     }
 
-    fn wait_ready(&mut self) {
+    /// Waits until this process says it listens (a connection alone could reach another
+    /// process on the same port); `Err(stderr)` if it exited first.
+    fn wait_ready(&mut self) -> Result<(), String> {
         let deadline = Instant::now() + Duration::from_secs(10);
+        let listening = format!("listening on http://{} ", self.addr);
         loop {
             if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
                 self.child = None;
-                panic!(
-                    "weir exited ({status}) before accepting connections; stderr:\n{}",
-                    self.stderr()
-                );
+                return Err(format!("({status}) {}", self.stderr()));
             }
-            if TcpStream::connect_timeout(&self.addr, Duration::from_millis(200)).is_ok() {
-                return;
+            if self.stderr().contains(&listening)
+                && TcpStream::connect_timeout(&self.addr, Duration::from_millis(200)).is_ok()
+            {
+                return Ok(());
             }
             if Instant::now() > deadline {
                 let _ = self.child.as_mut().unwrap().kill();

@@ -33,9 +33,8 @@
 //! the next file (readers and appends of the shard waited for the rest too, 2–4 ms with all
 //! four shards of the benchmark rolling within two seconds of each other). The cut and the
 //! index follow outside the lock, on the same visit or, after an append's roll, on the next
-//! ([`Shard::finish_sealing`]), and
-//! the new file's directory entry is synced by its first commit round, before any record in it
-//! counts as durable.
+//! ([`Shard::finish_sealing`]), and the new file's directory entry is synced by its first
+//! commit round, before any record in it counts as durable.
 //!
 //! Recovery reads a tail of zeros after the last batch as the end of data and keeps it (see
 //! [`super::recovery`]); a sealed segment with one, left by a crash before its cut reached the

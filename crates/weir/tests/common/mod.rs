@@ -139,6 +139,7 @@ impl Server {
         assert!(self.child.is_none(), "server already running");
         // The port was free when picked, but another process may have bound it since (a
         // parallel test's server picking the same one): a first start moves to a new port.
+        let first = self.starts == 0;
         for attempt in 0.. {
             self.starts += 1;
             let log = std::fs::File::create(self.log_path(self.starts)).expect("create stderr log");
@@ -151,11 +152,7 @@ impl Server {
             self.child = Some(child);
             match self.wait_ready() {
                 Ok(()) => return,
-                Err(stderr)
-                    if self.starts == attempt + 1
-                        && attempt < 3
-                        && stderr.contains("cannot listen") =>
-                {
+                Err(stderr) if first && attempt < 3 && stderr.contains("cannot listen") => {
                     self.addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
                 }
                 Err(stderr) => {

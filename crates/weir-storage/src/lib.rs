@@ -128,6 +128,8 @@ pub struct RecoveryReport {
     pub bytes: u64,
     /// Bytes cut from torn tails.
     pub truncated_bytes: u64,
+    /// Bytes of batches the commit log held that the segments had lost, written back.
+    pub replayed_bytes: u64,
     pub elapsed: Duration,
 }
 

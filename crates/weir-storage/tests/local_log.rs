@@ -356,6 +356,7 @@ async fn race_appends_with_preallocation() {
         index_interval_bytes: 4096,
         preallocate_bytes: 64 << 10,
         cached_tail_bytes: 256 << 10,
+        ..LocalLogOptions::default()
     };
     let open = || {
         LocalLog::open_with(

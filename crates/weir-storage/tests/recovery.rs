@@ -185,6 +185,7 @@ fn open_preallocated(dir: &Path) -> (LocalLog, RecoveryReport) {
             index_interval_bytes: 4096,
             preallocate_bytes: 256 << 10,
             cached_tail_bytes: 64 << 10,
+            ..weir_storage::LocalLogOptions::default()
         },
         Durability::Fsync,
         Arc::new(ManualClock::new(5_000)),

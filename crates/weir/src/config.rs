@@ -80,6 +80,11 @@ pub struct ServeArgs {
     /// the kernel; 0 leaves it to the kernel. [default: 67108864 (64 MiB)]
     #[arg(long, env = "WEIR_CACHED_TAIL_BYTES")]
     pub cached_tail_bytes: Option<u64>,
+    /// Size of each of the two commit-log files through which a commit round of several shards
+    /// is made durable with one sync instead of one per shard (fsync durability); 0 turns it
+    /// off. [default: 8388608 (8 MiB)]
+    #[arg(long, env = "WEIR_COMMIT_LOG_BYTES")]
+    pub commit_log_bytes: Option<u64>,
     /// The interpreter that runs python3.* functions (it needs the awslambdaric package).
     /// [default: python3]
     #[arg(long, env = "WEIR_PYTHON")]
@@ -155,6 +160,8 @@ struct FileConfig {
     preallocate_bytes: Option<u64>,
     #[serde(alias = "cached-tail-bytes")]
     cached_tail_bytes: Option<u64>,
+    #[serde(alias = "commit-log-bytes")]
+    commit_log_bytes: Option<u64>,
     python: Option<String>,
     #[serde(alias = "node-ric")]
     node_ric: Option<String>,
@@ -364,6 +371,10 @@ impl ServeConfig {
                 .cached_tail_bytes
                 .or(file.cached_tail_bytes)
                 .unwrap_or(defaults.cached_tail_bytes),
+            commit_log_bytes: args
+                .commit_log_bytes
+                .or(file.commit_log_bytes)
+                .unwrap_or(defaults.commit_log_bytes),
             ..defaults
         };
         if log_options.segment_bytes < 1 << 20 {

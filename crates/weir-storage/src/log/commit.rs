@@ -10,6 +10,7 @@
 //! It is a std thread, not a tokio task, because `fdatasync` blocks; waiters are woken through
 //! `tokio::sync::oneshot`, which needs no runtime on the sending side.
 
+use super::commit_log::{CommitLog, LogRange};
 use super::shard::{Shard, SyncJob};
 use super::Inner;
 use crate::Durability;
@@ -17,7 +18,7 @@ use parking_lot::{Condvar, Mutex};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Threads that sync dirty shards of one commit round in parallel (the commit thread included).
 const SYNC_THREADS: usize = 16;
@@ -38,6 +39,15 @@ pub(crate) fn run(inner: Arc<Inner>) {
     let mut next_tick = interval.map(|d| Instant::now() + d);
     let mut batch: Vec<Arc<Shard>> = Vec::new();
     let mut pool = SyncPool::new(inner.clone());
+    let mut log = inner
+        .log
+        .clone()
+        .map(|files| CommitLog::new(files, inner.log_next_seq));
+    // When the last round ended and how long it took (counted up to 1 ms, so that one stalled
+    // sync does not make the next few rounds look busy): a round that follows sooner than that
+    // means the load keeps the thread busy, and its rounds sync their segments rather than
+    // spend the copy into the log (and the log's checkpoints) on every one of them.
+    let mut last: Option<(Instant, Duration)> = None;
     loop {
         {
             let mut q = inner.queue.lock();
@@ -63,7 +73,11 @@ pub(crate) fn run(inner: Arc<Inner>) {
             *t = Instant::now() + d;
         }
         if !batch.is_empty() {
-            inner.sync_round(&batch, Some(&mut pool));
+            let start = Instant::now();
+            let idle = last.is_none_or(|(end, took)| start - end >= took);
+            inner.sync_round(&batch, Some(&mut pool), log.as_mut().filter(|_| idle));
+            let end = Instant::now();
+            last = Some((end, (end - start).min(Duration::from_millis(1))));
         }
         batch.clear();
     }
@@ -78,7 +92,7 @@ impl Inner {
         let mut q = self.queue.lock();
         if q.exited {
             drop(q);
-            self.sync_round(shards, None);
+            self.sync_round(shards, None, None);
             return;
         }
         q.dirty.extend_from_slice(shards);
@@ -92,13 +106,24 @@ impl Inner {
     /// layer merges flushes that are in flight together, so N files cost about as much as a
     /// few instead of N one after the other.
     ///
+    /// A round of several shards goes through the commit log instead when `log` is given and
+    /// takes it (see [`super::commit_log`]).
+    ///
     /// Shards that asked for zeros meanwhile go to the preallocation thread once the round is
     /// published, so that the zeros' writeback falls between rounds rather than into one.
-    pub(crate) fn sync_round(&self, shards: &[Arc<Shard>], pool: Option<&mut SyncPool>) {
-        let jobs: Vec<_> = shards
+    pub(crate) fn sync_round(
+        &self,
+        shards: &[Arc<Shard>],
+        pool: Option<&mut SyncPool>,
+        log: Option<&mut CommitLog>,
+    ) {
+        let mut jobs: Vec<_> = shards
             .iter()
             .filter_map(|s| s.begin_sync().map(|j| (s.clone(), j)))
             .collect();
+        if let Some(log) = log.filter(|_| jobs.len() > 1) {
+            jobs = self.log_round(log, jobs);
+        }
         if !jobs.is_empty() {
             self.sync_rounds.fetch_add(1, Ordering::Relaxed);
             match pool {
@@ -120,7 +145,53 @@ impl Inner {
     fn sync_one(&self, (shard, job): (Arc<Shard>, SyncJob)) {
         let result = job.sync(&|| self.fault());
         self.note_sync(&result);
-        shard.finish_sync(job, result, &self.settings);
+        shard.finish_sync(job, result, &self.settings, false);
+    }
+
+    /// Makes the round durable through the commit log and publishes it; returns the jobs
+    /// unsynced (all of them) if the log cannot take the round.
+    fn log_round(
+        &self,
+        log: &mut CommitLog,
+        jobs: Vec<(Arc<Shard>, SyncJob)>,
+    ) -> Vec<(Arc<Shard>, SyncJob)> {
+        let spans: Option<Vec<_>> = jobs
+            .iter()
+            .map(|(shard, job)| {
+                job.log_range()
+                    .map(|(segment, from, to)| (shard.key, segment.clone(), from, to))
+            })
+            .collect();
+        let Some(spans) = spans else {
+            return jobs;
+        };
+        let total: u64 = spans.iter().map(|(_, _, from, to)| to - from).sum();
+        if total > log.round_limit() {
+            return jobs;
+        }
+        let ranges: Vec<LogRange<'_>> = spans
+            .iter()
+            .map(|(key, segment, from, to)| LogRange {
+                key: *key,
+                segment,
+                from: *from,
+                to: *to,
+            })
+            .collect();
+        let Some(result) = log.write(&ranges, &|| self.fault()) else {
+            return jobs;
+        };
+        self.sync_rounds.fetch_add(1, Ordering::Relaxed);
+        self.log_rounds.fetch_add(1, Ordering::Relaxed);
+        self.note_sync(&result);
+        for (shard, job) in jobs {
+            let r = match &result {
+                Ok(()) => Ok(()),
+                Err(e) => Err(std::io::Error::new(e.kind(), e.to_string())),
+            };
+            shard.finish_sync(job, r, &self.settings, true);
+        }
+        Vec::new()
     }
 }
 

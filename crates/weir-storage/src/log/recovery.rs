@@ -13,21 +13,29 @@
 //!   (see [`super::pages`]) and is kept; if anything else follows, the file is truncated there
 //!   too. What remains is synced, with the directory naming it, so nothing served after a
 //!   restart can be lost afterwards.
+//! * Then the commit log's records for the shard are applied to the tail segment, append-only
+//!   (see [`super::commit_log`]): what a round made durable only through the log, and the
+//!   crash took from the segment, is written back and synced. A log record for a segment newer
+//!   than any on disk (a roll whose new file's directory entry the crash took) creates it.
+//!   Records of shards that are gone (deleted streams) are dropped.
 //! * `<stream>.deleted` tombstones left by an interrupted `delete_stream` are removed.
 
-use super::batch::DecodeError;
+use super::batch::{BatchHeader, DecodeError, HEADER_LEN};
+use super::commit_log::LogRecord;
 use super::pages;
-use super::segment::Segment;
+use super::segment::{self, log_path, Segment};
 use super::shard::Shard;
 use super::Settings;
 use crate::{RecoveryReport, Result, ShardKey};
 use std::collections::HashMap;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub(crate) fn recover(
     dir: &Path,
     settings: &Settings,
+    logged: &mut HashMap<ShardKey, Vec<LogRecord>>,
 ) -> Result<(HashMap<ShardKey, Arc<Shard>>, RecoveryReport)> {
     std::fs::create_dir_all(dir)?;
     let mut report = RecoveryReport::default();
@@ -59,7 +67,8 @@ pub(crate) fn recover(
                 stream,
                 shard: shard as u32,
             };
-            let s = recover_shard(key, sentry.path(), settings, &mut report)?;
+            let records = logged.remove(&key).unwrap_or_default();
+            let s = recover_shard(key, sentry.path(), settings, &records, &mut report)?;
             report.shards += 1;
             shards.insert(key, Arc::new(s));
         }
@@ -78,6 +87,7 @@ fn recover_shard(
     key: ShardKey,
     dir: PathBuf,
     settings: &Settings,
+    records: &[LogRecord],
     report: &mut RecoveryReport,
 ) -> Result<Shard> {
     let interval = settings.options.index_interval_bytes;
@@ -99,10 +109,24 @@ fn recover_shard(
         }
     }
     logs.sort();
-    if logs.is_empty() {
+    if logs.is_empty() && records.is_empty() {
         let seg = Segment::create(&dir, 0)?;
         report.segments += 1;
         return Ok(Shard::new(key, dir, vec![Arc::new(seg)]));
+    }
+    // Segments only the commit log knows of: a roll's new file whose directory entry the crash
+    // took (or, for a shard whose first file it took, segment 0).
+    let newest = logs.last().map(|(base, _)| *base);
+    let mut missing: Vec<u64> = records
+        .iter()
+        .map(|r| r.segment_base)
+        .filter(|b| newest.is_none_or(|n| *b > n))
+        .collect();
+    missing.sort();
+    missing.dedup();
+    for base in missing {
+        Segment::create(&dir, base)?;
+        logs.push((base, log_path(&dir, base)));
     }
     let mut segments = Vec::with_capacity(logs.len());
     for (i, (base, path)) in logs.iter().enumerate() {
@@ -112,7 +136,9 @@ fn recover_shard(
             Some(&(next_base, _)) => recover_sealed(&seg, next_base, file_len, interval)?,
             None => {
                 report.truncated_bytes += recover_tail(&seg, file_len, interval)?;
-                if *base > 0 {
+                let replayed = replay(&seg, records, interval)?;
+                report.replayed_bytes += replayed;
+                if *base > 0 || replayed > 0 {
                     // A roll leaves the new file's directory entry to its first sync, which a
                     // crash may have beaten; what is served from now on must stay.
                     super::sync_dir(&dir)?;
@@ -183,4 +209,41 @@ fn recover_tail(seg: &Segment, file_len: u64, interval: u64) -> Result<u64> {
     seg.file.sync_all()?;
     *seg.meta.write() = meta;
     Ok(cut)
+}
+
+/// Applies the commit log's records for the tail segment, append-only: batches below its valid
+/// end are there already; one that starts at it and carries its next offset is written; any
+/// other ends its record. Returns the bytes written (and synced).
+fn replay(seg: &Segment, records: &[LogRecord], interval: u64) -> Result<u64> {
+    let mut meta = seg.meta.write();
+    let mut written = 0u64;
+    for r in records.iter().filter(|r| r.segment_base == seg.base_offset) {
+        let bytes = &r.batches;
+        let mut at = 0usize;
+        while let Ok(h) = BatchHeader::parse(&bytes[at..]) {
+            let end = at + h.batch_len() as usize;
+            if end > bytes.len() {
+                break;
+            }
+            let pos = r.pos + at as u64;
+            if pos + h.batch_len() <= meta.len {
+                at = end;
+                continue;
+            }
+            let raw = &bytes[at..at + HEADER_LEN];
+            let payload = bytes.slice(at + HEADER_LEN..end);
+            if pos != meta.len || segment::check_next(&meta, pos, &h, raw, &payload).is_err() {
+                break;
+            }
+            seg.file.write_all_at(&bytes[at..end], pos)?;
+            meta.note_batch(&h, pos, interval);
+            written += h.batch_len();
+            at = end;
+        }
+    }
+    if written > 0 {
+        tracing::warn!(path = %seg.path.display(), bytes = written, "wrote back batches the segment had lost from the commit log");
+        seg.file.sync_all()?;
+    }
+    Ok(written)
 }

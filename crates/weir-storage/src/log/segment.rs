@@ -229,21 +229,7 @@ impl Segment {
                 Err(ReadError::Decode(e)) => return Ok((meta, Some((pos, e)))),
                 Err(ReadError::Io(e)) => return Err(e),
             };
-            let bad = if h.base_offset != meta.end_offset {
-                Some(DecodeError::Corrupt(format!(
-                    "batch at {pos} has offset {} where {} was expected",
-                    h.base_offset, meta.end_offset
-                )))
-            } else if meta.last_millis.is_some_and(|l| h.first_millis < l) {
-                Some(DecodeError::Corrupt(format!(
-                    "batch at {pos} goes back in time"
-                )))
-            } else {
-                batch::verify(&h, &raw, &payload)
-                    .and_then(|()| batch::validate_records(&h, &payload))
-                    .err()
-            };
-            if let Some(e) = bad {
+            if let Err(e) = check_next(&meta, pos, &h, &raw, &payload) {
                 return Ok((meta, Some((pos, e))));
             }
             meta.note_batch(&h, pos, interval);
@@ -251,6 +237,29 @@ impl Segment {
         }
         Ok((meta, None))
     }
+}
+
+/// Checks that a batch read whole at `pos` may follow what `meta` describes: its offsets run
+/// on, its arrival times do not go back, its CRC and records are sound.
+pub(crate) fn check_next(
+    meta: &SegmentMeta,
+    pos: u64,
+    h: &BatchHeader,
+    raw: &[u8],
+    payload: &Bytes,
+) -> Result<(), DecodeError> {
+    if h.base_offset != meta.end_offset {
+        return Err(DecodeError::Corrupt(format!(
+            "batch at {pos} has offset {} where {} was expected",
+            h.base_offset, meta.end_offset
+        )));
+    }
+    if meta.last_millis.is_some_and(|l| h.first_millis < l) {
+        return Err(DecodeError::Corrupt(format!(
+            "batch at {pos} goes back in time"
+        )));
+    }
+    batch::verify(h, raw, payload).and_then(|()| batch::validate_records(h, payload))
 }
 
 fn parse_index(buf: &[u8], base_offset: u64, file_len: u64) -> Option<SegmentMeta> {

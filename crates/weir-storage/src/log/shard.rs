@@ -9,7 +9,9 @@
 //!   exactly once: `Ok` after an fdatasync covering it, `Err` if that sync failed (the bytes are
 //!   then cut off again so that a later sync can never make them durable behind the caller's back).
 //! * A sealed segment is fully synced before the next one is created (fsync and interval modes),
-//!   so a crash can only tear the tail segment. Its preallocated zeros may still follow its last
+//!   so a crash can only tear the tail segment (whose logged part the commit log restores).
+//! * `synced_pos <= durable_pos`: the active segment's own file is synced up to `synced_pos`;
+//!   up to `durable_pos` the commit log holds the rest. Its preallocated zeros may still follow its last
 //!   batch until `finish_sealing` cuts them; recovery cuts them too.
 //! * No record of a segment a roll created is durable before the directory entry naming the
 //!   file is ([`Segment::sync_data`] syncs both).
@@ -55,6 +57,9 @@ pub(crate) struct ShardState {
     pub durable_end: u64,
     /// Position in the active segment up to which it is durable.
     pub durable_pos: u64,
+    /// Position in the active segment up to which its own file is synced; what lies between
+    /// here and `durable_pos` is durable through the commit log (see [`super::commit_log`]).
+    pub synced_pos: u64,
     pending: VecDeque<Pending>,
     /// Segments written since their last sync.
     pub unsynced: Vec<Arc<Segment>>,
@@ -116,12 +121,25 @@ struct Poison {
 pub(crate) struct SyncJob {
     files: Vec<Arc<Segment>>,
     target_end: u64,
+    /// The active segment's durable length when the job was taken, and its length.
+    from_pos: u64,
     target_pos: u64,
     active_base: u64,
     epoch: u64,
 }
 
 impl SyncJob {
+    /// What the commit log must hold for this job to count as synced: the bytes it adds to
+    /// the active segment, when that is the only file it touches.
+    pub fn log_range(&self) -> Option<(&Arc<Segment>, u64, u64)> {
+        match self.files.as_slice() {
+            [seg] if seg.base_offset == self.active_base => {
+                Some((seg, self.from_pos, self.target_pos))
+            }
+            _ => None,
+        }
+    }
+
     pub fn sync(&self, fault: &dyn Fn() -> io::Result<()>) -> io::Result<()> {
         for seg in &self.files {
             fault()?;
@@ -165,6 +183,7 @@ impl Shard {
                 visible_last_millis: last_millis,
                 durable_end: next_offset,
                 durable_pos,
+                synced_pos: durable_pos,
                 pending: VecDeque::new(),
                 unsynced: Vec::new(),
                 queued: false,
@@ -313,7 +332,7 @@ impl Shard {
                 .map_err(|e| io_err(&e, "cutting a segment's preallocated tail"))?;
         }
         let unsynced = st.unsynced.iter().any(|u| Arc::ptr_eq(u, &old));
-        if syncing && (unsynced || st.durable_pos < len) {
+        if syncing && (unsynced || st.synced_pos < len) {
             old.sync_data()
                 .map_err(|e| io_err(&e, "syncing a segment before rolling"))?;
             let end = st.next_offset;
@@ -332,6 +351,7 @@ impl Shard {
         });
         st.segments.push(seg.clone());
         st.durable_pos = 0;
+        st.synced_pos = 0;
         st.zeroed_to = 0;
         st.roll_ahead = false;
         Ok(seg)
@@ -395,27 +415,35 @@ impl Shard {
         std::mem::take(&mut self.state.lock().zeros_after_sync)
     }
 
-    /// Takes what the commit thread must sync for this shard (`None` if nothing).
+    /// Takes what the commit thread must sync for this shard (`None` if nothing): the files
+    /// written since their last sync, and the active one if the commit log holds some of it.
     pub fn begin_sync(&self) -> Option<SyncJob> {
         let mut st = self.state.lock();
         st.queued = false;
+        let logged = st.synced_pos < st.durable_pos;
         // A poisoned shard holds bytes whose appends already failed: never make them durable.
-        if st.deleted || st.poisoned.is_some() || st.unsynced.is_empty() {
+        if st.deleted || st.poisoned.is_some() || (st.unsynced.is_empty() && !logged) {
             return None;
         }
-        let active = st.segments.last()?;
+        let active = st.segments.last()?.clone();
         let (active_base, target_pos) = (active.base_offset, active.meta.read().len);
+        let mut files = std::mem::take(&mut st.unsynced);
+        if logged && !files.iter().any(|f| Arc::ptr_eq(f, &active)) {
+            files.push(active);
+        }
         Some(SyncJob {
-            files: std::mem::take(&mut st.unsynced),
+            files,
             target_end: st.next_offset,
+            from_pos: st.durable_pos,
             target_pos,
             active_base,
             epoch: st.epoch,
         })
     }
 
-    /// Publishes the outcome of a [`SyncJob`].
-    pub fn finish_sync(&self, job: SyncJob, result: io::Result<()>, s: &Settings) {
+    /// Publishes the outcome of a [`SyncJob`]: its files were synced, or (`logged`) the
+    /// commit log synced what [`SyncJob::log_range`] gave.
+    pub fn finish_sync(&self, job: SyncJob, result: io::Result<()>, s: &Settings, logged: bool) {
         let durability = s.durability;
         let mut st = self.state.lock();
         let still_active = st.epoch == job.epoch
@@ -425,6 +453,9 @@ impl Shard {
                 .is_some_and(|a| a.base_offset == job.active_base);
         match result {
             Ok(()) if still_active => {
+                if !logged {
+                    st.synced_pos = st.synced_pos.max(job.target_pos);
+                }
                 self.publish_durable(&mut st, job.target_end, job.target_pos, durability)
             }
             Ok(()) => {}
@@ -447,6 +478,27 @@ impl Shard {
                 pages::release(&seg, from, to);
             }
         }
+    }
+
+    /// Syncs the active segment's own file up to the durable end, so that the commit log no
+    /// longer needs to hold any of it (see [`super::commit_log`]).
+    pub fn checkpoint(&self) -> io::Result<()> {
+        let (seg, pos) = {
+            let st = self.state.lock();
+            if st.deleted || st.synced_pos >= st.durable_pos {
+                return Ok(());
+            }
+            match st.segments.last() {
+                Some(seg) => (seg.clone(), st.durable_pos),
+                None => return Ok(()),
+            }
+        };
+        seg.sync_data()?;
+        let mut st = self.state.lock();
+        if st.segments.last().is_some_and(|a| Arc::ptr_eq(a, &seg)) {
+            st.synced_pos = st.synced_pos.max(pos);
+        }
+        Ok(())
     }
 
     /// Waits until no zeros are being written outside the lock.
@@ -509,6 +561,7 @@ impl Shard {
         };
         let keep = st.durable_pos;
         st.zeroed_to = st.zeroed_to.min(keep);
+        st.synced_pos = st.synced_pos.min(keep);
         active.file.set_len(keep)?;
         let mut m = active.meta.write();
         m.len = keep;

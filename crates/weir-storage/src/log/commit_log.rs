@@ -1,0 +1,477 @@
+//! The commit log: one file through which a commit round makes several shards' appends durable
+//! with one write and one `fdatasync`, instead of one `fdatasync` per shard's segment.
+//!
+//! Every `fdatasync` ends in a device cache flush, and flushes in flight together cost more
+//! than one: measured on the 2-core VM, 4 × 125 KiB segments synced in parallel p50 1.33 ms,
+//! p90 2.7 ms, where the same bytes written to the segments' page cache plus one 500 KiB
+//! log write and sync took p50 1.05 ms, p90 1.95 ms. So a round of several shards, each with
+//! its bytes already in its segment, copies those bytes into the log as one record per shard and
+//! syncs the log only; the segments are synced by the checkpoint thread before the log space is
+//! reused. Rounds
+//! the log cannot take (too large, a single shard, a commit thread that is never idle, no free
+//! file) sync the segments as before; under sustained load the copy would cost throughput, so
+//! only a round that found no appends waiting when the previous one ended uses the log.
+//!
+//! ## Files
+//!
+//! `<dir>/commit-0.wal` and `<dir>/commit-1.wal`, [`LocalLogOptions::commit_log_bytes`] each,
+//! zero-filled and synced once (by the checkpoint thread, at first start) so that a sync never
+//! changes a file's size or allocates. The writer fills one from its start; when a round does
+//! not fit it moves to the other, if that one's checkpoint is done, and asks for a checkpoint of
+//! the one it left: every shard's active segment is synced up to its durable end, after which
+//! nothing in the left file is needed any more.
+//!
+//! ## Records
+//!
+//! ```text
+//!   0  magic         4   b"WLOG"
+//!   4  crc32c        4   over bytes 8..48
+//!   8  seq           8   one more than the record before it, across both files
+//!  16  stream        8
+//!  24  shard         4
+//!  28  len           4   bytes of batches that follow
+//!  32  segment base  8   the segment the batches are in
+//!  40  pos           8   where in it they start
+//!  48  batches     len   exactly as written in the segment (each carries its own CRC)
+//! ```
+//!
+//! A file is read from its start for as long as records follow one another: the first record
+//! whose header fails, or whose seq does not follow, ends it. New records always carry higher
+//! seqs than anything already on disk, so what is left of an earlier pass through a file never
+//! reads as a continuation.
+//!
+//! ## Recovery
+//!
+//! Start-up reads both files and hands each shard its records in seq order; recovery applies
+//! them to the shard's tail segment append-only (see [`super::recovery`]): a batch that lies
+//! below the segment's valid end is already there, one that starts exactly at it and carries
+//! the next offset is written, anything else ends that record. Replay therefore never
+//! overwrites data, and replaying a record twice, or one whose segment was synced long ago, is
+//! a no-op. Sealed segments need nothing: a roll syncs a segment before the next one starts.
+
+use super::segment::Segment;
+use super::{Inner, Settings};
+use crate::{Durability, ShardKey};
+use bytes::Bytes;
+use parking_lot::{Condvar, Mutex};
+use std::collections::HashMap;
+use std::fs::File;
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+const MAGIC: [u8; 4] = *b"WLOG";
+pub(crate) const HEADER_LEN: usize = 48;
+/// Files are zero-filled this much at a time.
+const ZERO_PIECE: usize = 1 << 20;
+
+fn file_path(dir: &Path, i: usize) -> PathBuf {
+    dir.join(format!("commit-{i}.wal"))
+}
+
+/// One record read back at start-up.
+pub(crate) struct LogRecord {
+    pub seq: u64,
+    pub segment_base: u64,
+    pub pos: u64,
+    pub batches: Bytes,
+}
+
+/// What the commit log holds, per shard in seq order.
+#[derive(Default)]
+pub(crate) struct LogContents {
+    pub shards: HashMap<ShardKey, Vec<LogRecord>>,
+    /// The seq the next record gets.
+    pub next_seq: u64,
+}
+
+/// Reads both files (either may be missing).
+pub(crate) fn read(dir: &Path) -> io::Result<LogContents> {
+    let mut out = LogContents::default();
+    for i in 0..2 {
+        let buf = match std::fs::read(file_path(dir, i)) {
+            Ok(b) => Bytes::from(b),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        };
+        for (key, rec) in records(&buf) {
+            out.next_seq = out.next_seq.max(rec.seq + 1);
+            out.shards.entry(key).or_default().push(rec);
+        }
+    }
+    for recs in out.shards.values_mut() {
+        recs.sort_by_key(|r| r.seq);
+    }
+    Ok(out)
+}
+
+/// The run of records from the start of one file's bytes.
+fn records(buf: &Bytes) -> Vec<(ShardKey, LogRecord)> {
+    let mut out = Vec::new();
+    let mut at = 0usize;
+    let mut expect: Option<u64> = None;
+    while buf.len() - at >= HEADER_LEN {
+        let h = &buf[at..at + HEADER_LEN];
+        if h[0..4] != MAGIC || u32_at(h, 4) != crc32c::crc32c(&h[8..]) {
+            break;
+        }
+        let seq = u64_at(h, 8);
+        if expect.is_some_and(|e| e != seq) {
+            break;
+        }
+        let len = u32_at(h, 28) as usize;
+        let start = at + HEADER_LEN;
+        if buf.len() - start < len {
+            break;
+        }
+        let key = ShardKey {
+            stream: u64_at(h, 16),
+            shard: u32_at(h, 24),
+        };
+        out.push((
+            key,
+            LogRecord {
+                seq,
+                segment_base: u64_at(h, 32),
+                pos: u64_at(h, 40),
+                batches: buf.slice(start..start + len),
+            },
+        ));
+        expect = Some(seq + 1);
+        at = start + len;
+    }
+    out
+}
+
+fn u32_at(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+
+fn u64_at(b: &[u8], at: usize) -> u64 {
+    let mut x = [0u8; 8];
+    x.copy_from_slice(&b[at..at + 8]);
+    u64::from_le_bytes(x)
+}
+
+/// Removes the files of a store that no longer uses the log (recovery has applied them).
+pub(crate) fn remove(dir: &Path) -> io::Result<()> {
+    for i in 0..2 {
+        match std::fs::remove_file(file_path(dir, i)) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Whether a store with these settings writes through the log.
+pub(crate) fn enabled(s: &Settings) -> bool {
+    s.options.commit_log_bytes > 0 && s.durability == Durability::Fsync
+}
+
+/// The two files, shared by the commit thread (which writes them) and the checkpoint thread
+/// (which prepares and frees them).
+pub(crate) struct LogFiles {
+    dir: PathBuf,
+    file_bytes: u64,
+    files: [File; 2],
+    /// The writer may (re)start the file from its beginning: it is zero-filled and nothing in
+    /// it is needed any more.
+    free: [AtomicBool; 2],
+    tasks: Mutex<Tasks>,
+    wake: Condvar,
+}
+
+#[derive(Default)]
+struct Tasks {
+    prepare: [bool; 2],
+    checkpoint: Option<usize>,
+    shutdown: bool,
+}
+
+impl LogFiles {
+    /// Opens (creating) both files. Ones of the wrong size are left for the checkpoint thread
+    /// to zero-fill; until then the writer does without them. Recovery has already applied
+    /// whatever they held.
+    pub fn open(dir: &Path, file_bytes: u64) -> io::Result<LogFiles> {
+        let mut tasks = Tasks::default();
+        let open = |i: usize| {
+            std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(file_path(dir, i))
+        };
+        let files = [open(0)?, open(1)?];
+        let free = [AtomicBool::new(false), AtomicBool::new(false)];
+        for i in 0..2 {
+            if files[i].metadata()?.len() == file_bytes {
+                free[i].store(true, Ordering::SeqCst);
+            } else {
+                tasks.prepare[i] = true;
+            }
+        }
+        Ok(LogFiles {
+            dir: dir.to_path_buf(),
+            file_bytes,
+            files,
+            free,
+            tasks: Mutex::new(tasks),
+            wake: Condvar::new(),
+        })
+    }
+
+    pub fn shut_down(&self) {
+        self.tasks.lock().shutdown = true;
+        self.wake.notify_all();
+    }
+
+    fn prepare(&self, i: usize) -> io::Result<()> {
+        let f = &self.files[i];
+        f.set_len(0)?;
+        let zeros = vec![0u8; ZERO_PIECE];
+        let mut at = 0u64;
+        while at < self.file_bytes {
+            let n = (self.file_bytes - at).min(ZERO_PIECE as u64) as usize;
+            f.write_all_at(&zeros[..n], at)?;
+            at += n as u64;
+        }
+        f.sync_all()?;
+        super::sync_dir(&self.dir)
+    }
+}
+
+/// The commit thread's end of the log.
+pub(crate) struct CommitLog {
+    files: Arc<LogFiles>,
+    current: Option<usize>,
+    /// The file just left, whose checkpoint is yet to be asked for.
+    left: Option<usize>,
+    cursor: u64,
+    seq: u64,
+    buf: Vec<u8>,
+}
+
+/// One shard's share of a logged round: `[from, to)` of `segment`.
+pub(crate) struct LogRange<'a> {
+    pub key: ShardKey,
+    pub segment: &'a Segment,
+    pub from: u64,
+    pub to: u64,
+}
+
+impl CommitLog {
+    pub fn new(files: Arc<LogFiles>, next_seq: u64) -> CommitLog {
+        CommitLog {
+            files,
+            current: None,
+            left: None,
+            cursor: 0,
+            seq: next_seq,
+            buf: Vec::new(),
+        }
+    }
+
+    /// The largest round the log takes; larger ones sync their segments.
+    pub fn round_limit(&self) -> u64 {
+        self.files.file_bytes / 4
+    }
+
+    /// Writes one record per range and syncs the log once. `None`: the log has no room (the
+    /// other file's checkpoint is not done); the caller syncs the segments instead. After an
+    /// error nothing advances, so the next round overwrites the failed one in place.
+    pub fn write(
+        &mut self,
+        ranges: &[LogRange<'_>],
+        fault: &dyn Fn() -> io::Result<()>,
+    ) -> Option<io::Result<()>> {
+        let total: u64 = ranges
+            .iter()
+            .map(|r| HEADER_LEN as u64 + (r.to - r.from))
+            .sum();
+        let file = self.room_for(total)?;
+        let result = self.write_at(file, ranges, total, fault);
+        // Asked for only now, so that the checkpoint's syncs do not compete with this round's.
+        if let Some(left) = self.left.take() {
+            self.files.tasks.lock().checkpoint = Some(left);
+            self.files.wake.notify_all();
+        }
+        Some(result)
+    }
+
+    /// The file to write `total` bytes to at the cursor, moving to the other one if need be.
+    fn room_for(&mut self, total: u64) -> Option<usize> {
+        let bytes = self.files.file_bytes;
+        if total > bytes {
+            return None;
+        }
+        if let Some(c) = self.current {
+            if self.cursor + total <= bytes {
+                return Some(c);
+            }
+        }
+        let next = match self.current {
+            Some(c) => 1 - c,
+            None => usize::from(!self.files.free[0].load(Ordering::SeqCst)),
+        };
+        if !self.files.free[next].swap(false, Ordering::SeqCst) {
+            return None;
+        }
+        self.left = self.current;
+        self.current = Some(next);
+        self.cursor = 0;
+        Some(next)
+    }
+
+    fn write_at(
+        &mut self,
+        file: usize,
+        ranges: &[LogRange<'_>],
+        total: u64,
+        fault: &dyn Fn() -> io::Result<()>,
+    ) -> io::Result<()> {
+        let buf = &mut self.buf;
+        buf.clear();
+        buf.resize(total as usize, 0);
+        let mut at = 0usize;
+        for (i, r) in ranges.iter().enumerate() {
+            let len = (r.to - r.from) as usize;
+            let h = &mut buf[at..at + HEADER_LEN];
+            h[0..4].copy_from_slice(&MAGIC);
+            h[8..16].copy_from_slice(&(self.seq + i as u64).to_le_bytes());
+            h[16..24].copy_from_slice(&r.key.stream.to_le_bytes());
+            h[24..28].copy_from_slice(&r.key.shard.to_le_bytes());
+            h[28..32].copy_from_slice(&(len as u32).to_le_bytes());
+            h[32..40].copy_from_slice(&r.segment.base_offset.to_le_bytes());
+            h[40..48].copy_from_slice(&r.from.to_le_bytes());
+            let crc = crc32c::crc32c(&h[8..]);
+            h[4..8].copy_from_slice(&crc.to_le_bytes());
+            at += HEADER_LEN;
+            r.segment
+                .file
+                .read_exact_at(&mut buf[at..at + len], r.from)?;
+            at += len;
+        }
+        let f = &self.files.files[file];
+        f.write_all_at(buf, self.cursor)?;
+        fault()?;
+        f.sync_data()?;
+        self.cursor += total;
+        self.seq += ranges.len() as u64;
+        Ok(())
+    }
+}
+
+/// The checkpoint thread: zero-fills files that need it, and frees a file the writer left once
+/// every shard's active segment is synced up to its durable end.
+pub(crate) fn run(inner: Arc<Inner>) {
+    let Some(files) = inner.log.clone() else {
+        return;
+    };
+    loop {
+        let (prepare, checkpoint) = {
+            let mut t = files.tasks.lock();
+            while !t.shutdown && !t.prepare.contains(&true) && t.checkpoint.is_none() {
+                files.wake.wait(&mut t);
+            }
+            if t.shutdown {
+                return;
+            }
+            (std::mem::take(&mut t.prepare), t.checkpoint.take())
+        };
+        for (i, _) in prepare.iter().enumerate().filter(|(_, p)| **p) {
+            match files.prepare(i) {
+                Ok(()) => files.free[i].store(true, Ordering::SeqCst),
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not prepare a commit-log file; rounds sync their segments instead")
+                }
+            }
+        }
+        if let Some(i) = checkpoint {
+            checkpoint_until_done(&inner, &files, i);
+        }
+    }
+}
+
+/// Syncs every shard's active segment up to its durable end, retrying failures, then frees
+/// file `i`.
+fn checkpoint_until_done(inner: &Inner, files: &LogFiles, i: usize) {
+    loop {
+        let shards: Vec<_> = inner.shards.read().values().cloned().collect();
+        let mut failed = None;
+        for s in shards {
+            if let Err(e) = s.checkpoint() {
+                failed = Some(e);
+            }
+        }
+        let Some(e) = failed else {
+            files.free[i].store(true, Ordering::SeqCst);
+            return;
+        };
+        inner.note_sync(&Err(e));
+        let mut t = files.tasks.lock();
+        if t.shutdown {
+            return;
+        }
+        files.wake.wait_for(&mut t, Duration::from_millis(100));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(seq: u64, shard: u32, batches: &[u8]) -> Vec<u8> {
+        let mut h = vec![0u8; HEADER_LEN];
+        h[0..4].copy_from_slice(&MAGIC);
+        h[8..16].copy_from_slice(&seq.to_le_bytes());
+        h[16..24].copy_from_slice(&7u64.to_le_bytes());
+        h[24..28].copy_from_slice(&shard.to_le_bytes());
+        h[28..32].copy_from_slice(&(batches.len() as u32).to_le_bytes());
+        h[40..48].copy_from_slice(&(100 * seq).to_le_bytes());
+        let crc = crc32c::crc32c(&h[8..]);
+        h[4..8].copy_from_slice(&crc.to_le_bytes());
+        h.extend_from_slice(batches);
+        h
+    }
+
+    fn seqs(buf: Vec<u8>) -> Vec<u64> {
+        records(&Bytes::from(buf))
+            .iter()
+            .map(|(_, r)| r.seq)
+            .collect()
+    }
+
+    #[test]
+    fn a_file_reads_as_the_run_of_records_from_its_start() {
+        let mut buf = [record(5, 0, b"abc"), record(6, 1, b""), record(7, 0, b"xy")].concat();
+        let parsed = records(&Bytes::from(buf.clone()));
+        assert_eq!(parsed.len(), 3);
+        assert_eq!(
+            parsed[0].0,
+            ShardKey {
+                stream: 7,
+                shard: 0
+            }
+        );
+        assert_eq!(&parsed[2].1.batches[..], b"xy");
+        assert_eq!(parsed[2].1.pos, 700);
+        // What an earlier pass left behind: lower seqs, then zeros.
+        buf.extend(record(3, 0, b"old"));
+        buf.extend([0u8; 100]);
+        assert_eq!(seqs(buf.clone()), vec![5, 6, 7]);
+        // A torn header ends the run there.
+        let second = HEADER_LEN + 3;
+        buf[second + 9] ^= 1;
+        assert_eq!(seqs(buf.clone()), vec![5]);
+        // So does a record whose batches run past the end of the file.
+        let one = record(9, 0, b"abcdef");
+        assert!(seqs(one[..one.len() - 1].to_vec()).is_empty());
+        assert!(seqs(Vec::new()).is_empty());
+    }
+}

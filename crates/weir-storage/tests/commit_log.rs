@@ -25,14 +25,17 @@ fn options(commit_log_bytes: u64) -> LocalLogOptions {
     }
 }
 
+/// Opens a store whose every round the log can take goes through it.
 fn open(dir: &Path, commit_log_bytes: u64) -> (LocalLog, RecoveryReport) {
-    LocalLog::open_with(
+    let (log, report) = LocalLog::open_with(
         dir,
         options(commit_log_bytes),
         Durability::Fsync,
         Arc::new(ManualClock::new(5_000)),
     )
-    .expect("open")
+    .expect("open");
+    log.log_every_round();
+    (log, report)
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -65,10 +68,15 @@ fn datum(round: usize, shard: u32, r: usize, size: usize) -> Vec<u8> {
 }
 
 /// One PutRecords-like append of 3 records to each shard of `stream`, waited for; returns
-/// whether the round went through the commit log. It first leaves the store idle for a while,
-/// as the log is for rounds that do not follow one another back to back.
+/// whether the round went through the commit log.
 async fn round(log: &LocalLog, stream: u64, round: usize, size: usize) -> bool {
-    tokio::time::sleep(Duration::from_millis(3)).await;
+    let (logged, durable) = try_round(log, stream, round, size).await;
+    assert!(durable, "round {round} is durable");
+    logged
+}
+
+/// [`round`], returning whether it went through the log and whether every append was durable.
+async fn try_round(log: &LocalLog, stream: u64, round: usize, size: usize) -> (bool, bool) {
     let keys: Vec<String> = (0..3).map(|i| format!("pk-{i}")).collect();
     let data: Vec<Vec<Vec<u8>>> = (0..SHARDS)
         .map(|s| (0..3).map(|r| datum(round, s, r, size)).collect())
@@ -90,10 +98,11 @@ async fn round(log: &LocalLog, stream: u64, round: usize, size: usize) -> bool {
         .map(|s| (key(stream, s), recs[s as usize].as_slice()))
         .collect();
     let before = log.log_rounds();
+    let mut durable = true;
     for a in log.append_all(&appends) {
-        a.expect("append").durable.wait().await.expect("durable");
+        durable &= a.expect("append").durable.wait().await.is_ok();
     }
-    log.log_rounds() > before
+    (log.log_rounds() > before, durable)
 }
 
 /// Waits until rounds go through the log (its files are zero-filled in the background at first
@@ -146,13 +155,19 @@ fn copy_dir(from: &Path, to: &Path) {
 }
 
 fn expect_stream_2(log: &LocalLog, rounds: usize, size: usize) {
+    expect_rounds(log, &(0..rounds).collect::<Vec<_>>(), size);
+}
+
+/// Stream 2 holds exactly the records of `rounds`, in order.
+fn expect_rounds(log: &LocalLog, rounds: &[usize], size: usize) {
     for s in 0..SHARDS {
         let got: Vec<Vec<u8>> = read_all(log, key(2, s), 0)
             .into_iter()
             .map(|r| r.data.to_vec())
             .collect();
-        let want: Vec<Vec<u8>> = (0..rounds)
-            .flat_map(|n| (0..3).map(move |r| datum(n, s, r, size)))
+        let want: Vec<Vec<u8>> = rounds
+            .iter()
+            .flat_map(|&n| (0..3).map(move |r| datum(n, s, r, size)))
             .collect();
         assert_eq!(
             got.len(),
@@ -269,4 +284,52 @@ fn the_log_stays_correct_across_file_switches_and_checkpoints() {
     let (log, report) = open(dir.path(), 1 << 20);
     assert_eq!(report.replayed_bytes, 0);
     expect_stream_2(&log, rounds, size);
+}
+
+#[test]
+fn a_round_whose_log_sync_failed_never_comes_back() {
+    let (dir, copy) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let size = 700;
+    let rt = runtime();
+    let (log, _) = open(dir.path(), 1 << 20);
+    rt.block_on(async {
+        warm_up(&log).await;
+        for s in 0..SHARDS {
+            log.create_shard(key(2, s)).unwrap();
+        }
+        for n in 0..3 {
+            assert!(round(&log, 2, n, size).await);
+        }
+        log.inject_sync_failures(1);
+        assert_eq!(
+            try_round(&log, 2, 3, size).await,
+            (true, false),
+            "the round went through the log, and its appends failed"
+        );
+        // A smaller round takes the failed one's place in the log.
+        assert!(round(&log, 2, 4, size / 2).await);
+    });
+    copy_dir(dir.path(), copy.path());
+    drop(log);
+    for s in 0..SHARDS {
+        for path in logs_of(copy.path(), key(2, s)) {
+            let len = std::fs::metadata(&path).unwrap().len();
+            std::fs::write(&path, vec![0u8; len as usize]).unwrap();
+        }
+    }
+    let (log, _) = open(copy.path(), 1 << 20);
+    for s in 0..SHARDS {
+        let got: Vec<Vec<u8>> = read_all(&log, key(2, s), 0)
+            .into_iter()
+            .map(|r| r.data.to_vec())
+            .collect();
+        let mut want: Vec<Vec<u8>> = (0..3)
+            .flat_map(|n| (0..3).map(move |r| datum(n, s, r, size)))
+            .collect();
+        want.extend((0..3).map(|r| datum(4, s, r, size / 2)));
+        assert!(
+            got == want,
+            "shard {s}: rounds 0–2 and 4, not the failed round 3"
+        );
+    }
 }

@@ -74,7 +74,8 @@ pub(crate) fn run(inner: Arc<Inner>) {
         }
         if !batch.is_empty() {
             let start = Instant::now();
-            let idle = last.is_none_or(|(end, took)| start - end >= took);
+            let idle = last.is_none_or(|(end, took)| start - end >= took)
+                || inner.log_always.load(Ordering::Relaxed);
             inner.sync_round(&batch, Some(&mut pool), log.as_mut().filter(|_| idle));
             let end = Instant::now();
             last = Some((end, (end - start).min(Duration::from_millis(1))));
@@ -117,6 +118,7 @@ impl Inner {
         pool: Option<&mut SyncPool>,
         log: Option<&mut CommitLog>,
     ) {
+        let _round = self.rounds.lock();
         let mut jobs: Vec<_> = shards
             .iter()
             .filter_map(|s| s.begin_sync().map(|j| (s.clone(), j)))

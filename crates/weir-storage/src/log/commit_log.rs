@@ -36,9 +36,13 @@
 //! ```
 //!
 //! A file is read from its start for as long as records follow one another: the first record
-//! whose header fails, or whose seq does not follow, ends it. New records always carry higher
-//! seqs than anything already on disk, so what is left of an earlier pass through a file never
-//! reads as a continuation.
+//! whose header fails, or whose seq does not follow, ends it. What is left of an earlier pass
+//! through a file never reads as a continuation: within a run of the store seqs only grow, and
+//! a store starts its seqs more than two files' worth of records past the highest it read, so
+//! not even the valid records of a torn round behind the end of the run can follow on. A
+//! round whose write or sync fails is overwritten with zeros (and synced) before the log takes
+//! another, so that appends reported failed cannot come back at the next start; if even that
+//! fails, the store stops using the log until it restarts.
 //!
 //! ## Recovery
 //!
@@ -67,6 +71,9 @@ const MAGIC: [u8; 4] = *b"WLOG";
 pub(crate) const HEADER_LEN: usize = 48;
 /// Files are zero-filled this much at a time.
 const ZERO_PIECE: usize = 1 << 20;
+/// A file is only prepared while the file system has this many times its size free: on a small
+/// disk the log's fixed footprint would cost more room than its syncs are worth.
+const ROOM_FACTOR: u64 = 64;
 
 fn file_path(dir: &Path, i: usize) -> PathBuf {
     dir.join(format!("commit-{i}.wal"))
@@ -158,12 +165,16 @@ fn u64_at(b: &[u8], at: usize) -> u64 {
 
 /// Removes the files of a store that no longer uses the log (recovery has applied them).
 pub(crate) fn remove(dir: &Path) -> io::Result<()> {
+    let mut removed = false;
     for i in 0..2 {
         match std::fs::remove_file(file_path(dir, i)) {
-            Ok(()) => {}
+            Ok(()) => removed = true,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => return Err(e),
         }
+    }
+    if removed {
+        super::sync_dir(dir)?;
     }
     Ok(())
 }
@@ -179,8 +190,8 @@ pub(crate) struct LogFiles {
     dir: PathBuf,
     file_bytes: u64,
     files: [File; 2],
-    /// The writer may (re)start the file from its beginning: it is zero-filled and nothing in
-    /// it is needed any more.
+    /// The writer may (re)start the file from its beginning: it is prepared (written in full
+    /// and synced) and nothing in it is needed any more.
     free: [AtomicBool; 2],
     tasks: Mutex<Tasks>,
     wake: Condvar,
@@ -209,12 +220,19 @@ impl LogFiles {
         };
         let files = [open(0)?, open(1)?];
         let free = [AtomicBool::new(false), AtomicBool::new(false)];
+        let mut reused = false;
         for i in 0..2 {
             if files[i].metadata()?.len() == file_bytes {
+                // Its preparation may have been cut short before its syncs.
+                files[i].sync_all()?;
+                reused = true;
                 free[i].store(true, Ordering::SeqCst);
             } else {
                 tasks.prepare[i] = true;
             }
+        }
+        if reused {
+            super::sync_dir(dir)?;
         }
         Ok(LogFiles {
             dir: dir.to_path_buf(),
@@ -231,18 +249,33 @@ impl LogFiles {
         self.wake.notify_all();
     }
 
-    fn prepare(&self, i: usize) -> io::Result<()> {
+    /// Zero-fills file `i` and syncs it; `Ok(false)` if the disk has too little room for it.
+    fn prepare(&self, i: usize) -> io::Result<bool> {
+        let s = rustix::fs::statvfs(&self.dir)?;
+        let free = s.f_bavail.saturating_mul(s.f_frsize);
+        if free < self.file_bytes.saturating_mul(ROOM_FACTOR) {
+            tracing::info!(
+                free_bytes = free,
+                "too little disk space for the commit log; commit rounds sync their segments"
+            );
+            return Ok(false);
+        }
         let f = &self.files[i];
         f.set_len(0)?;
         let zeros = vec![0u8; ZERO_PIECE];
         let mut at = 0u64;
         while at < self.file_bytes {
             let n = (self.file_bytes - at).min(ZERO_PIECE as u64) as usize;
-            f.write_all_at(&zeros[..n], at)?;
+            if let Err(e) = f.write_all_at(&zeros[..n], at) {
+                // Give the room back (a full disk, most likely).
+                let _ = f.set_len(0);
+                return Err(e);
+            }
             at += n as u64;
         }
         f.sync_all()?;
-        super::sync_dir(&self.dir)
+        super::sync_dir(&self.dir)?;
+        Ok(true)
     }
 }
 
@@ -255,6 +288,8 @@ pub(crate) struct CommitLog {
     cursor: u64,
     seq: u64,
     buf: Vec<u8>,
+    /// A failed round could not be wiped: no more rounds go through the log.
+    broken: bool,
 }
 
 /// One shard's share of a logged round: `[from, to)` of `segment`.
@@ -266,14 +301,17 @@ pub(crate) struct LogRange<'a> {
 }
 
 impl CommitLog {
-    pub fn new(files: Arc<LogFiles>, next_seq: u64) -> CommitLog {
+    /// A writer whose records follow `read_seq`, one past the highest seq start-up read.
+    pub fn new(files: Arc<LogFiles>, read_seq: u64) -> CommitLog {
+        let per_file = files.file_bytes / HEADER_LEN as u64;
         CommitLog {
             files,
             current: None,
             left: None,
             cursor: 0,
-            seq: next_seq,
+            seq: read_seq + 2 * per_file + 1,
             buf: Vec::new(),
+            broken: false,
         }
     }
 
@@ -290,12 +328,18 @@ impl CommitLog {
         ranges: &[LogRange<'_>],
         fault: &dyn Fn() -> io::Result<()>,
     ) -> Option<io::Result<()>> {
+        if self.broken {
+            return None;
+        }
         let total: u64 = ranges
             .iter()
             .map(|r| HEADER_LEN as u64 + (r.to - r.from))
             .sum();
         let file = self.room_for(total)?;
         let result = self.write_at(file, ranges, total, fault);
+        if result.is_err() {
+            self.wipe(file, total);
+        }
         // Asked for only now, so that the checkpoint's syncs do not compete with this round's.
         if let Some(left) = self.left.take() {
             self.files.tasks.lock().checkpoint = Some(left);
@@ -326,6 +370,20 @@ impl CommitLog {
         self.current = Some(next);
         self.cursor = 0;
         Some(next)
+    }
+
+    /// Overwrites a failed round with zeros, so that none of its records can be read back.
+    fn wipe(&mut self, file: usize, total: u64) {
+        let f = &self.files.files[file];
+        self.buf.clear();
+        self.buf.resize(total as usize, 0);
+        if let Err(e) = f
+            .write_all_at(&self.buf, self.cursor)
+            .and_then(|()| f.sync_data())
+        {
+            tracing::error!(error = %e, "could not wipe a failed commit-log round; rounds sync their segments from now on");
+            self.broken = true;
+        }
     }
 
     fn write_at(
@@ -386,7 +444,8 @@ pub(crate) fn run(inner: Arc<Inner>) {
         };
         for (i, _) in prepare.iter().enumerate().filter(|(_, p)| **p) {
             match files.prepare(i) {
-                Ok(()) => files.free[i].store(true, Ordering::SeqCst),
+                Ok(true) => files.free[i].store(true, Ordering::SeqCst),
+                Ok(false) => {}
                 Err(e) => {
                     tracing::warn!(error = %e, "could not prepare a commit-log file; rounds sync their segments instead")
                 }

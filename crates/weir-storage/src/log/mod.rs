@@ -141,9 +141,14 @@ pub(crate) struct Inner {
     prealloc: Mutex<pages::PreallocQueue>,
     prealloc_wake: Condvar,
     closed: AtomicBool,
+    /// Held by every round of syncs (the commit thread's and `sync_all`'s), so that a roll-back
+    /// after a failed sync cannot cut bytes another round is copying into the commit log.
+    rounds: Mutex<()>,
     /// The commit log's files, when rounds may go through it.
     log: Option<Arc<commit_log::LogFiles>>,
     log_next_seq: u64,
+    /// Test hook: rounds go through the log even when they follow each other closely.
+    log_always: AtomicBool,
     sync_rounds: AtomicU64,
     log_rounds: AtomicU64,
     fail_syncs: AtomicU32,
@@ -224,8 +229,10 @@ impl LocalLog {
             prealloc: Mutex::new(pages::PreallocQueue::default()),
             prealloc_wake: Condvar::new(),
             closed: AtomicBool::new(false),
+            rounds: Mutex::new(()),
             log,
             log_next_seq: logged.next_seq,
+            log_always: AtomicBool::new(false),
             sync_rounds: AtomicU64::new(0),
             log_rounds: AtomicU64::new(0),
             fail_syncs: AtomicU32::new(0),
@@ -334,6 +341,13 @@ impl LocalLog {
             shard.finish_sealing();
         }
         self.inner.sync_all()
+    }
+
+    /// Test hook: every round the commit log can take goes through it, however closely rounds
+    /// follow each other (a loaded machine can make a test's rounds look back to back).
+    #[doc(hidden)]
+    pub fn log_every_round(&self) {
+        self.inner.log_always.store(true, Ordering::SeqCst);
     }
 
     /// Test hook: the next `n` fdatasync calls of the commit path fail with an I/O error.
@@ -516,6 +530,7 @@ impl Inner {
     }
 
     fn sync_all(&self) -> Result<()> {
+        let _round = self.rounds.lock();
         let shards: Vec<Arc<Shard>> = self.shards.read().values().cloned().collect();
         let mut first_err = None;
         for s in shards {

@@ -115,12 +115,14 @@ fn recover_shard(
         return Ok(Shard::new(key, dir, vec![Arc::new(seg)]));
     }
     // Segments only the commit log knows of: a roll's new file whose directory entry the crash
-    // took (or, for a shard whose first file it took, segment 0).
+    // took (or, for a shard whose first file it took, segment 0) — known by a record of its
+    // very first batch.
     let newest = logs.last().map(|(base, _)| *base);
     let mut missing: Vec<u64> = records
         .iter()
+        .filter(|r| newest.is_none_or(|n| r.segment_base > n) && r.pos == 0)
+        .filter(|r| BatchHeader::parse(&r.batches).is_ok_and(|h| h.base_offset == r.segment_base))
         .map(|r| r.segment_base)
-        .filter(|b| newest.is_none_or(|n| *b > n))
         .collect();
     missing.sort();
     missing.dedup();
@@ -225,7 +227,9 @@ fn replay(seg: &Segment, records: &[LogRecord], interval: u64) -> Result<u64> {
             if end > bytes.len() {
                 break;
             }
-            let pos = r.pos + at as u64;
+            let Some(pos) = r.pos.checked_add(at as u64) else {
+                break;
+            };
             if pos + h.batch_len() <= meta.len {
                 at = end;
                 continue;

@@ -488,6 +488,11 @@ impl Shard {
             if st.deleted || st.synced_pos >= st.durable_pos {
                 return Ok(());
             }
+            // Its file holds bytes of failed appends that a sync must not make durable; the
+            // log keeps what it has until the shard heals.
+            if let Some(p) = &st.poisoned {
+                return Err(io::Error::other(p.reason.clone()));
+            }
             match st.segments.last() {
                 Some(seg) => (seg.clone(), st.durable_pos),
                 None => return Ok(()),

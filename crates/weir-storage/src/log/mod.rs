@@ -24,9 +24,9 @@
 //! takes the whole queue at once, `fdatasync`s each queued shard's file, and then publishes the
 //! new durable end of each shard: the waiting appends resolve and readers (and `watch_end`) see
 //! the records. Appends that arrive while a round is syncing form the next round, so many
-//! concurrent appends across all shards share one round of syncs. A round of several shards
-//! on an otherwise idle store is instead copied into the [`commit_log`] and made durable by
-//! one sync of it; the segments are synced behind it.
+//! concurrent appends across all shards share one round of syncs. With the [`commit_log`] on
+//! (opt-in), a round of several shards on an otherwise idle store is instead copied into it
+//! and made durable by one sync of it; the segments are synced behind it.
 //!
 //! A failed sync fails every waiting append of that shard with a retryable error and cuts their
 //! bytes off the file again (see [`shard`]); reads go on. In `Interval` mode the commit thread
@@ -91,8 +91,8 @@ pub struct LocalLogOptions {
     /// kernel (64 MiB; 0 = leave it to the kernel). See [`pages`].
     pub cached_tail_bytes: u64,
     /// Size of each of the two commit-log files through which an idle store's rounds of
-    /// several shards make them durable with one sync (8 MiB; 0 = off; only with
-    /// [`Durability::Fsync`]). See [`commit_log`].
+    /// several shards make them durable with one sync (0 = off, the default; only with
+    /// [`Durability::Fsync`]; 8 MiB is a good size). See [`commit_log`] for why it is off.
     pub commit_log_bytes: u64,
 }
 
@@ -103,7 +103,7 @@ impl Default for LocalLogOptions {
             index_interval_bytes: 4 << 10,
             preallocate_bytes: 8 << 20,
             cached_tail_bytes: 64 << 20,
-            commit_log_bytes: 8 << 20,
+            commit_log_bytes: 0,
         }
     }
 }

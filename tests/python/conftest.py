@@ -55,9 +55,11 @@ def fresh_server():
 @pytest.fixture
 def rolling_server():
     """`fresh_server` with 1 MiB segments kept zero-filled 256 KiB ahead, so that a few
-    seconds of writes roll every shard's segment many times."""
+    seconds of writes roll every shard's segment many times, and the commit log on with 1 MiB
+    files, so that rounds go through it and it switches files and checkpoints as well."""
     server = _start(WeirServer(extra_args=unthrottled_args() + [
-        "--segment-bytes", "1048576", "--preallocate-bytes", "262144"]))
+        "--segment-bytes", "1048576", "--preallocate-bytes", "262144",
+        "--commit-log-bytes", "1048576"]))
     try:
         yield server
     finally:

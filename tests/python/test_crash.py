@@ -125,10 +125,14 @@ def test_sigkill_during_writes(fresh_server):
 def test_sigkill_during_writes_across_segment_rolls(rolling_server):
     """The same with segments that roll every few hundred writes: kills land between a roll and
     its cut of the sealed segment's zeros, its index, and the first sync of the new file (which
-    also syncs the directory entry naming it)."""
+    also syncs the directory entry naming it); and with the commit log on, between a round's
+    log write and its sync, and during its checkpoints."""
     _sigkill_during_writes(rolling_server)
     logs = [p for p in rolling_server.data_dir.rglob("*.log") if p.is_file()]
     assert len(logs) >= 4 * 4, f"segments did not roll: {len(logs)} segment files"
+    wal = sorted((rolling_server.data_dir / "streams").glob("commit-*.wal"))
+    assert [p.name for p in wal] == ["commit-0.wal", "commit-1.wal"], f"no commit log: {wal}"
+    assert any(p.read_bytes()[:4] == b"WLOG" for p in wal), "no round went through the log"
 
 
 def _sigkill_during_writes(fresh_server):

@@ -154,6 +154,17 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
+/// The crash took every page the segments of stream 2 had not synced: all of them (every write
+/// they saw went through the log).
+fn lose_stream_2(dir: &Path) {
+    for s in 0..SHARDS {
+        for path in logs_of(dir, key(2, s)) {
+            let len = std::fs::metadata(&path).unwrap().len();
+            std::fs::write(&path, vec![0u8; len as usize]).unwrap();
+        }
+    }
+}
+
 fn expect_stream_2(log: &LocalLog, rounds: usize, size: usize) {
     expect_rounds(log, &(0..rounds).collect::<Vec<_>>(), size);
 }
@@ -183,13 +194,7 @@ fn rounds_of_several_shards_survive_segments_that_lost_every_unsynced_page() {
     let (dir, copy) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let (rounds, size) = (30, 1000);
     logged_rounds(dir.path(), copy.path(), 1 << 20, rounds, size);
-    // The crash took every page the segments of stream 2 had not synced: all of them.
-    for s in 0..SHARDS {
-        for path in logs_of(copy.path(), key(2, s)) {
-            let len = std::fs::metadata(&path).unwrap().len();
-            std::fs::write(&path, vec![0u8; len as usize]).unwrap();
-        }
-    }
+    lose_stream_2(copy.path());
     let (log, report) = open(copy.path(), 1 << 20);
     let per_shard = rounds as u64 * 3 * (11 + 4 + size as u64) + rounds as u64 * 44;
     assert_eq!(report.replayed_bytes, u64::from(SHARDS) * per_shard);
@@ -231,12 +236,7 @@ fn a_store_opened_without_the_log_applies_and_removes_it() {
     let (dir, copy) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let (rounds, size) = (10, 500);
     logged_rounds(dir.path(), copy.path(), 1 << 20, rounds, size);
-    for s in 0..SHARDS {
-        for path in logs_of(copy.path(), key(2, s)) {
-            let len = std::fs::metadata(&path).unwrap().len();
-            std::fs::write(&path, vec![0u8; len as usize]).unwrap();
-        }
-    }
+    lose_stream_2(copy.path());
     let (log, report) = open(copy.path(), 0);
     assert!(report.replayed_bytes > 0);
     expect_stream_2(&log, rounds, size);
@@ -311,12 +311,7 @@ fn a_round_whose_log_sync_failed_never_comes_back() {
     });
     copy_dir(dir.path(), copy.path());
     drop(log);
-    for s in 0..SHARDS {
-        for path in logs_of(copy.path(), key(2, s)) {
-            let len = std::fs::metadata(&path).unwrap().len();
-            std::fs::write(&path, vec![0u8; len as usize]).unwrap();
-        }
-    }
+    lose_stream_2(copy.path());
     let (log, _) = open(copy.path(), 1 << 20);
     for s in 0..SHARDS {
         let got: Vec<Vec<u8>> = read_all(&log, key(2, s), 0)

@@ -174,6 +174,14 @@ fn with_encode_buf<R>(f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
     })
 }
 
+/// Starts one of the store's background threads.
+fn spawn_worker(inner: &Arc<Inner>, name: &str, run: fn(Arc<Inner>)) -> io::Result<JoinHandle<()>> {
+    let worker = inner.clone();
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(move || run(worker))
+}
+
 pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
     std::fs::File::open(dir)?.sync_all()
 }
@@ -243,32 +251,18 @@ impl LocalLog {
             inner.queue.lock().exited = true;
             None
         } else {
-            let worker = inner.clone();
-            let handle = std::thread::Builder::new()
-                .name("weir-commit".into())
-                .spawn(move || commit::run(worker))?;
-            Some(handle)
+            Some(spawn_worker(&inner, "weir-commit", commit::run)?)
         };
-        let checkpointer = if inner.log.is_some() {
-            let worker = inner.clone();
-            Some(
-                std::thread::Builder::new()
-                    .name("weir-checkpoint".into())
-                    .spawn(move || commit_log::run(worker))?,
-            )
-        } else {
-            None
-        };
-        let preallocator = if inner.settings.preallocating() {
-            let worker = inner.clone();
-            Some(
-                std::thread::Builder::new()
-                    .name("weir-prealloc".into())
-                    .spawn(move || pages::run(worker))?,
-            )
-        } else {
-            None
-        };
+        let checkpointer = inner
+            .log
+            .is_some()
+            .then(|| spawn_worker(&inner, "weir-checkpoint", commit_log::run))
+            .transpose()?;
+        let preallocator = inner
+            .settings
+            .preallocating()
+            .then(|| spawn_worker(&inner, "weir-prealloc", pages::run))
+            .transpose()?;
         tracing::info!(dir = %dir.display(), shards = report.shards, segments = report.segments, records = report.records,
             truncated_bytes = report.truncated_bytes, elapsed_ms = report.elapsed.as_millis() as u64, "storage recovered");
         Ok((

@@ -61,6 +61,20 @@ pub(crate) struct ErrorRecord {
     pub attempts: u32,
 }
 
+impl ErrorRecord {
+    /// A record's first failure, in a stage that names no Lambda function.
+    pub fn new(output_type: &'static str, code: &str, message: String, item: Item) -> Self {
+        ErrorRecord {
+            output_type,
+            code: code.to_string(),
+            message,
+            item,
+            lambda_arn: None,
+            attempts: 1,
+        }
+    }
+}
+
 /// Firehose's limit of partitions buffered at once per delivery stream (dynamic partitioning);
 /// records of further partitions go to the error output.
 pub const MAX_ACTIVE_PARTITIONS: usize = 500;
@@ -194,16 +208,14 @@ impl Pipeline {
                 && !self.buffers.contains_key(&key)
                 && self.buffers.len() >= MAX_ACTIVE_PARTITIONS
             {
-                errors.push(ErrorRecord {
-                    output_type: "activePartitionExceeded",
-                    code: "DynamicPartitioning.ActivePartitionsLimitExceeded".into(),
-                    message: format!(
+                errors.push(ErrorRecord::new(
+                    "activePartitionExceeded",
+                    "DynamicPartitioning.ActivePartitionsLimitExceeded",
+                    format!(
                         "The number of active partitions exceeds the limit of {MAX_ACTIVE_PARTITIONS}."
                     ),
                     item,
-                    lambda_arn: None,
-                    attempts: 1,
-                });
+                ));
                 continue;
             }
             let b = self
@@ -334,14 +346,12 @@ impl Pipeline {
                 Ok(()) => Ok(true),
                 Err(message) => {
                     for item in &buf.items {
-                        errors.push(ErrorRecord {
-                            output_type: "http-endpoint-failed",
-                            code: "HttpEndpoint.DeliveryFailed".into(),
-                            message: message.clone(),
-                            item: item.clone(),
-                            lambda_arn: None,
-                            attempts: 1,
-                        });
+                        errors.push(ErrorRecord::new(
+                            "http-endpoint-failed",
+                            "HttpEndpoint.DeliveryFailed",
+                            message.clone(),
+                            item.clone(),
+                        ));
                     }
                     Ok(false)
                 }
@@ -353,14 +363,12 @@ impl Pipeline {
                 Ok(c) => {
                     for (i, message) in &c.failed {
                         if let Some(item) = buf.items.get(*i) {
-                            errors.push(ErrorRecord {
-                                output_type: "format-conversion-failed",
-                                code: "DataFormatConversion.ParseError".into(),
-                                message: message.clone(),
-                                item: item.clone(),
-                                lambda_arn: None,
-                                attempts: 1,
-                            });
+                            errors.push(ErrorRecord::new(
+                                "format-conversion-failed",
+                                "DataFormatConversion.ParseError",
+                                message.clone(),
+                                item.clone(),
+                            ));
                         }
                     }
                     let n = buf.items.len() - c.failed.len();
@@ -368,14 +376,12 @@ impl Pipeline {
                 }
                 Err(message) => {
                     for item in &buf.items {
-                        errors.push(ErrorRecord {
-                            output_type: "format-conversion-failed",
-                            code: "DataFormatConversion.ConversionFailed".into(),
-                            message: message.clone(),
-                            item: item.clone(),
-                            lambda_arn: None,
-                            attempts: 1,
-                        });
+                        errors.push(ErrorRecord::new(
+                            "format-conversion-failed",
+                            "DataFormatConversion.ConversionFailed",
+                            message.clone(),
+                            item.clone(),
+                        ));
                     }
                     return Ok(false);
                 }
@@ -405,14 +411,12 @@ impl Pipeline {
             Ok(p) => p,
             Err(message) => {
                 for item in &buf.items {
-                    errors.push(ErrorRecord {
-                        output_type: "partitioning-failed",
-                        code: "DynamicPartitioning.MissingPartitionKey".into(),
-                        message: message.clone(),
-                        item: item.clone(),
-                        lambda_arn: None,
-                        attempts: 1,
-                    });
+                    errors.push(ErrorRecord::new(
+                        "partitioning-failed",
+                        "DynamicPartitioning.MissingPartitionKey",
+                        message.clone(),
+                        item.clone(),
+                    ));
                 }
                 return Ok(false);
             }

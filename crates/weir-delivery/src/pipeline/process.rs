@@ -22,12 +22,8 @@ fn failed(
     lambda_arn: Option<String>,
 ) {
     errors.push(ErrorRecord {
-        output_type,
-        code: code.to_string(),
-        message,
-        item,
         lambda_arn,
-        attempts: 1,
+        ..ErrorRecord::new(output_type, code, message, item)
     });
 }
 

@@ -39,10 +39,7 @@ pub(crate) fn run(inner: Arc<Inner>) {
     let mut next_tick = interval.map(|d| Instant::now() + d);
     let mut batch: Vec<Arc<Shard>> = Vec::new();
     let mut pool = SyncPool::new(inner.clone());
-    let mut log = inner
-        .log
-        .clone()
-        .map(|files| CommitLog::new(files, inner.log_next_seq));
+    let mut log = inner.log.clone().map(CommitLog::new);
     // When the last round ended and how long it took (counted up to 1 ms, so that one stalled
     // sync does not make the next few rounds look busy): a round that follows sooner than that
     // means the load keeps the thread busy, and its rounds sync their segments rather than
@@ -157,32 +154,28 @@ impl Inner {
         log: &mut CommitLog,
         jobs: Vec<(Arc<Shard>, SyncJob)>,
     ) -> Vec<(Arc<Shard>, SyncJob)> {
-        let spans: Option<Vec<_>> = jobs
+        let ranges: Option<Vec<LogRange<'_>>> = jobs
             .iter()
             .map(|(shard, job)| {
-                job.log_range()
-                    .map(|(segment, from, to)| (shard.key, segment.clone(), from, to))
+                job.log_range().map(|(segment, from, to)| LogRange {
+                    key: shard.key,
+                    segment,
+                    from,
+                    to,
+                })
             })
             .collect();
-        let Some(spans) = spans else {
+        let Some(ranges) = ranges else {
             return jobs;
         };
-        let total: u64 = spans.iter().map(|(_, _, from, to)| to - from).sum();
+        let total: u64 = ranges.iter().map(|r| r.to - r.from).sum();
         if total > log.round_limit() {
             return jobs;
         }
-        let ranges: Vec<LogRange<'_>> = spans
-            .iter()
-            .map(|(key, segment, from, to)| LogRange {
-                key: *key,
-                segment,
-                from: *from,
-                to: *to,
-            })
-            .collect();
         let Some(result) = log.write(&ranges, &|| self.fault()) else {
             return jobs;
         };
+        drop(ranges);
         self.sync_rounds.fetch_add(1, Ordering::Relaxed);
         self.log_rounds.fetch_add(1, Ordering::Relaxed);
         self.note_sync(&result);

@@ -198,6 +198,8 @@ pub(crate) fn enabled(s: &Settings) -> bool {
 pub(crate) struct LogFiles {
     dir: PathBuf,
     file_bytes: u64,
+    /// One past the highest seq start-up read.
+    read_seq: u64,
     files: [File; 2],
     /// The writer may (re)start the file from its beginning: it is prepared (written in full
     /// and synced) and nothing in it is needed any more.
@@ -216,8 +218,8 @@ struct Tasks {
 impl LogFiles {
     /// Opens (creating) both files. Ones of the wrong size are left for the checkpoint thread
     /// to zero-fill; until then the writer does without them. Recovery has already applied
-    /// whatever they held.
-    pub fn open(dir: &Path, file_bytes: u64) -> io::Result<LogFiles> {
+    /// whatever they held, up to seq `read_seq`.
+    pub fn open(dir: &Path, file_bytes: u64, read_seq: u64) -> io::Result<LogFiles> {
         let mut tasks = Tasks::default();
         let open = |i: usize| {
             std::fs::OpenOptions::new()
@@ -246,6 +248,7 @@ impl LogFiles {
         Ok(LogFiles {
             dir: dir.to_path_buf(),
             file_bytes,
+            read_seq,
             files,
             free,
             tasks: Mutex::new(tasks),
@@ -310,9 +313,10 @@ pub(crate) struct LogRange<'a> {
 }
 
 impl CommitLog {
-    /// A writer whose records follow `read_seq`, one past the highest seq start-up read.
-    pub fn new(files: Arc<LogFiles>, read_seq: u64) -> CommitLog {
+    /// A writer whose seqs start two files' worth of records past what start-up read.
+    pub fn new(files: Arc<LogFiles>) -> CommitLog {
         let per_file = files.file_bytes / HEADER_LEN as u64;
+        let read_seq = files.read_seq;
         CommitLog {
             files,
             current: None,

@@ -146,7 +146,6 @@ pub(crate) struct Inner {
     rounds: Mutex<()>,
     /// The commit log's files, when rounds may go through it.
     log: Option<Arc<commit_log::LogFiles>>,
-    log_next_seq: u64,
     /// Test hook: rounds go through the log even when they follow each other closely.
     log_always: AtomicBool,
     sync_rounds: AtomicU64,
@@ -220,6 +219,7 @@ impl LocalLog {
             Some(Arc::new(commit_log::LogFiles::open(
                 dir,
                 settings.options.commit_log_bytes,
+                logged.next_seq,
             )?))
         } else {
             commit_log::remove(dir)?;
@@ -239,7 +239,6 @@ impl LocalLog {
             closed: AtomicBool::new(false),
             rounds: Mutex::new(()),
             log,
-            log_next_seq: logged.next_seq,
             log_always: AtomicBool::new(false),
             sync_rounds: AtomicU64::new(0),
             log_rounds: AtomicU64::new(0),
@@ -264,7 +263,7 @@ impl LocalLog {
             .then(|| spawn_worker(&inner, "weir-prealloc", pages::run))
             .transpose()?;
         tracing::info!(dir = %dir.display(), shards = report.shards, segments = report.segments, records = report.records,
-            truncated_bytes = report.truncated_bytes, elapsed_ms = report.elapsed.as_millis() as u64, "storage recovered");
+            truncated_bytes = report.truncated_bytes, replayed_bytes = report.replayed_bytes, elapsed_ms = report.elapsed.as_millis() as u64, "storage recovered");
         Ok((
             LocalLog {
                 inner,

@@ -9,10 +9,11 @@
 //!   exactly once: `Ok` after an fdatasync covering it, `Err` if that sync failed (the bytes are
 //!   then cut off again so that a later sync can never make them durable behind the caller's back).
 //! * A sealed segment is fully synced before the next one is created (fsync and interval modes),
-//!   so a crash can only tear the tail segment (whose logged part the commit log restores).
+//!   so a crash can only tear the tail segment (whose logged part the commit log restores). Its
+//!   preallocated zeros may still follow its last batch until `finish_sealing` cuts them;
+//!   recovery cuts them too.
 //! * `synced_pos <= durable_pos`: the active segment's own file is synced up to `synced_pos`;
-//!   up to `durable_pos` the commit log holds the rest. Its preallocated zeros may still follow its last
-//!   batch until `finish_sealing` cuts them; recovery cuts them too.
+//!   up to `durable_pos` the commit log holds the rest.
 //! * No record of a segment a roll created is durable before the directory entry naming the
 //!   file is ([`Segment::sync_data`] syncs both).
 //! * The active segment's file holds only zeros from its write position to `zeroed_to` (or to
@@ -131,7 +132,7 @@ pub(crate) struct SyncJob {
 impl SyncJob {
     /// What the commit log must hold for this job to count as synced: the bytes it adds to
     /// the active segment, when that is the only file it touches.
-    pub fn log_range(&self) -> Option<(&Arc<Segment>, u64, u64)> {
+    pub fn log_range(&self) -> Option<(&Segment, u64, u64)> {
         match self.files.as_slice() {
             [seg] if seg.base_offset == self.active_base => {
                 Some((seg, self.from_pos, self.target_pos))

@@ -1,7 +1,7 @@
 //! Fuzz target: `weir_aws::fuzzing::eventstream` (see that function for what it checks).
 
-fn main() {
-    afl::fuzz!(|data: &[u8]| {
-        weir_aws::fuzzing::eventstream(data);
-    });
-}
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    weir_aws::fuzzing::eventstream(data);
+});

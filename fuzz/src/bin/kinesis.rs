@@ -1,7 +1,7 @@
 //! Fuzz target: `weir_aws::fuzzing::kinesis` (see that function for what it checks).
 
-fn main() {
-    afl::fuzz!(|data: &[u8]| {
-        weir_aws::fuzzing::kinesis(data);
-    });
-}
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    weir_aws::fuzzing::kinesis(data);
+});

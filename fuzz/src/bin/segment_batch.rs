@@ -1,7 +1,7 @@
 //! Fuzz target: `weir_storage::fuzzing::batch` (see that function for what it checks).
 
-fn main() {
-    afl::fuzz!(|data: &[u8]| {
-        weir_storage::fuzzing::batch(data);
-    });
-}
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    weir_storage::fuzzing::batch(data);
+});

@@ -17,9 +17,12 @@
 //! p50 was 2.25–2.40 ms with it and 2.21–2.71 ms without, within run-to-run noise. The device
 //! saves 0.15–0.35 ms a round at p50, and copying the round into the log (`pread` of ~4 ×
 //! 130 KiB, 20 µs each, and one `pwrite` of 520 KiB, 130 µs, measured with strace) spends about
-//! as much. What would make it pay: records built from the appends' own buffers and written
-//! with `O_DIRECT`, so that a round costs no copy at all; and a quiet disk to measure its p99
-//! on (four files' flush tail against one file's, which this mechanism was built for).
+//! as much. What would make it pay: records built from the appends' own buffers, so that a
+//! round reads nothing back; and a quiet disk to measure its p99 on (four files' flush tail
+//! against one file's, which this mechanism was built for). Writing the log with `O_DIRECT` was
+//! measured and does not help on this disk (no FUA: the direct write and the flush are two round
+//! trips, as writeback and flush are; `bench/disk-check` p50 0.95–1.35 ms direct against
+//! 0.64–1.10 ms buffered).
 //!
 //! ## Files
 //!

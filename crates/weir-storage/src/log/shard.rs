@@ -560,7 +560,10 @@ impl Shard {
         }
     }
 
-    /// Cuts the active segment back to its durable length and forgets what lay beyond it.
+    /// Cuts the active segment back to its durable length, durably, and forgets what lay
+    /// beyond it. The cut is synced because writeback may already have put some of the failed
+    /// bytes on disk: unsynced, the old length could come back with them after a power loss,
+    /// as records of appends that were reported failed.
     fn cut_to_durable(&self, st: &mut ShardState) -> io::Result<()> {
         let Some(active) = st.segments.last().cloned() else {
             return Ok(());
@@ -569,6 +572,7 @@ impl Shard {
         st.zeroed_to = st.zeroed_to.min(keep);
         st.synced_pos = st.synced_pos.min(keep);
         active.file.set_len(keep)?;
+        active.file.sync_data()?;
         let mut m = active.meta.write();
         m.len = keep;
         m.end_offset = st.durable_end;

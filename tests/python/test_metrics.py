@@ -294,3 +294,28 @@ def test_kinesis_answers_for_requests_that_are_not_cloudwatch(endpoint):
     assert r.status_code == 404
     assert r.headers["smithy-protocol"] == "rpc-v2-cbor"
     assert re.search(rb"UnknownOperationException", r.content)
+
+
+def commit_rounds(m: dict[str, float], path: str) -> list[float]:
+    """The cumulative bucket counts of weir_storage_commit_round_milliseconds for `path`."""
+    name = "weir_storage_commit_round_milliseconds"
+    buckets = [v for k, v in m.items() if k.startswith(f'{name}_bucket{{path="{path}",')]
+    assert buckets == sorted(buckets), buckets
+    assert buckets[-1] == m[f'{name}_count{{path="{path}"}}']
+    return buckets
+
+
+def test_commit_rounds_are_counted_by_duration(kinesis, stream4, endpoint):
+    before = prometheus(endpoint)
+    kinesis.put_records(StreamName=stream4, Records=[
+        {"PartitionKey": f"k{i}", "Data": b"x" * 100} for i in range(40)])
+    kinesis.put_record(StreamName=stream4, PartitionKey="one", Data=b"y")
+    after = prometheus(endpoint)
+    name = "weir_storage_commit_round_milliseconds"
+    rounds = sum(commit_rounds(after, p)[-1] - commit_rounds(before, p)[-1]
+                 for p in ("segments", "log"))
+    # Every acknowledged put waited for a round of its own (the calls do not overlap).
+    assert rounds >= 2, rounds
+    took = sum(after[f'{name}_sum{{path="{p}"}}'] - before[f'{name}_sum{{path="{p}"}}']
+               for p in ("segments", "log"))
+    assert took > 0

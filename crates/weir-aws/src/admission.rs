@@ -470,6 +470,29 @@ pub fn render_metrics(out: &mut String, router: &crate::server::Router) {
             "# HELP {name} {help}\n# TYPE {name} {ty}\n{name} {value}"
         );
     }
+    let name = "weir_storage_commit_round_milliseconds";
+    let _ = writeln!(
+        out,
+        "# HELP {name} Commit rounds (the syncs that make appends durable) by duration; path=\"segments\" synced the shards' segment files, path=\"log\" wrote and synced the commit log.\n# TYPE {name} histogram"
+    );
+    for (path, times) in [
+        ("segments", &health.segment_rounds),
+        ("log", &health.log_rounds),
+    ] {
+        let mut seen = 0u64;
+        for (i, n) in times.counts.iter().enumerate() {
+            seen += n;
+            let le = weir_storage::log::ROUND_BOUNDS_MS
+                .get(i)
+                .map_or("+Inf".to_string(), f64::to_string);
+            let _ = writeln!(out, "{name}_bucket{{path=\"{path}\",le=\"{le}\"}} {seen}");
+        }
+        let sum = times.sum_micros as f64 / 1000.0;
+        let _ = writeln!(
+            out,
+            "{name}_sum{{path=\"{path}\"}} {sum}\n{name}_count{{path=\"{path}\"}} {seen}"
+        );
+    }
 }
 
 #[cfg(test)]

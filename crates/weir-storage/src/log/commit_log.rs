@@ -65,14 +65,13 @@
 //! overwrites data, and replaying a record twice, or one whose segment was synced long ago, is
 //! a no-op. Sealed segments need nothing: a roll syncs a segment before the next one starts.
 
-use super::segment::Segment;
 use super::{Inner, Settings};
 use crate::{Durability, ShardKey};
 use bytes::Bytes;
 use parking_lot::{Condvar, Mutex};
 use std::collections::HashMap;
 use std::fs::File;
-use std::io;
+use std::io::{self, IoSlice};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -307,12 +306,20 @@ pub(crate) struct CommitLog {
     broken: bool,
 }
 
-/// One shard's share of a logged round: `[from, to)` of `segment`.
+/// One shard's share of a logged round: `batches`, which lie from `pos` on in the segment
+/// whose base offset is `segment_base`.
 pub(crate) struct LogRange<'a> {
     pub key: ShardKey,
-    pub segment: &'a Segment,
-    pub from: u64,
-    pub to: u64,
+    pub segment_base: u64,
+    pub pos: u64,
+    pub batches: &'a [Bytes],
+}
+
+impl LogRange<'_> {
+    /// Bytes of batches.
+    pub fn len(&self) -> u64 {
+        self.batches.iter().map(|b| b.len() as u64).sum()
+    }
 }
 
 impl CommitLog {
@@ -347,10 +354,7 @@ impl CommitLog {
         if self.broken {
             return None;
         }
-        let total: u64 = ranges
-            .iter()
-            .map(|r| HEADER_LEN as u64 + (r.to - r.from))
-            .sum();
+        let total: u64 = ranges.iter().map(|r| HEADER_LEN as u64 + r.len()).sum();
         let file = self.room_for(total)?;
         let result = self.write_at(file, ranges, total, fault);
         if result.is_err() {
@@ -409,36 +413,61 @@ impl CommitLog {
         total: u64,
         fault: &dyn Fn() -> io::Result<()>,
     ) -> io::Result<()> {
-        let buf = &mut self.buf;
-        buf.clear();
-        buf.resize(total as usize, 0);
-        let mut at = 0usize;
-        for (i, r) in ranges.iter().enumerate() {
-            let len = (r.to - r.from) as usize;
-            let h = &mut buf[at..at + HEADER_LEN];
+        // The headers, one after another; the batches are written from the shards' buffers.
+        let headers = &mut self.buf;
+        headers.clear();
+        headers.resize(ranges.len() * HEADER_LEN, 0);
+        for (i, (r, h)) in ranges
+            .iter()
+            .zip(headers.chunks_exact_mut(HEADER_LEN))
+            .enumerate()
+        {
             h[0..4].copy_from_slice(&MAGIC);
             h[8..16].copy_from_slice(&(self.seq + i as u64).to_le_bytes());
             h[16..24].copy_from_slice(&r.key.stream.to_le_bytes());
             h[24..28].copy_from_slice(&r.key.shard.to_le_bytes());
-            h[28..32].copy_from_slice(&(len as u32).to_le_bytes());
-            h[32..40].copy_from_slice(&r.segment.base_offset.to_le_bytes());
-            h[40..48].copy_from_slice(&r.from.to_le_bytes());
+            h[28..32].copy_from_slice(&(r.len() as u32).to_le_bytes());
+            h[32..40].copy_from_slice(&r.segment_base.to_le_bytes());
+            h[40..48].copy_from_slice(&r.pos.to_le_bytes());
             let crc = crc32c::crc32c(&h[8..]);
             h[4..8].copy_from_slice(&crc.to_le_bytes());
-            at += HEADER_LEN;
-            r.segment
-                .file
-                .read_exact_at(&mut buf[at..at + len], r.from)?;
-            at += len;
+        }
+        let mut parts = Vec::with_capacity(ranges.iter().map(|r| 1 + r.batches.len()).sum());
+        for (r, h) in ranges.iter().zip(headers.chunks_exact(HEADER_LEN)) {
+            parts.push(IoSlice::new(h));
+            parts.extend(r.batches.iter().map(|b| IoSlice::new(b)));
         }
         let f = &self.files.files[file];
-        f.write_all_at(buf, self.cursor)?;
+        write_all_vectored_at(f, &mut parts, self.cursor)?;
+        debug_assert_eq!(
+            total,
+            (headers.len() as u64) + ranges.iter().map(LogRange::len).sum::<u64>()
+        );
         fault()?;
         f.sync_data()?;
         self.cursor += total;
         self.seq += ranges.len() as u64;
         Ok(())
     }
+}
+
+/// Writes every slice at `offset` on, with as few `pwritev` calls as the kernel allows.
+fn write_all_vectored_at(f: &File, parts: &mut [IoSlice<'_>], mut offset: u64) -> io::Result<()> {
+    // At most IOV_MAX (1024 on Linux) slices a call.
+    const MAX_SLICES: usize = 1024;
+    let mut parts = parts;
+    while !parts.is_empty() {
+        let n = parts.len().min(MAX_SLICES);
+        let written = match rustix::io::pwritev(f, &parts[..n], offset) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(w) => w,
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(e) => return Err(e.into()),
+        };
+        offset += written as u64;
+        IoSlice::advance_slices(&mut parts, written);
+    }
+    Ok(())
 }
 
 /// The checkpoint thread: zero-fills files that need it, and frees a file the writer left once

@@ -15,7 +15,7 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// How long a `statvfs` answer is reused.
 pub const SPACE_CHECK_EVERY_MS: u64 = 100;
@@ -34,6 +34,47 @@ pub struct WriteHealth {
     pub write_failures: u64,
     /// Available bytes on the data file system at the last check (`None`: unknown/unchecked).
     pub free_bytes: Option<u64>,
+    /// Commit rounds that synced their shards' segments, by how long they took.
+    pub segment_rounds: RoundTimes,
+    /// Commit rounds that went through the commit log, by how long they took.
+    pub log_rounds: RoundTimes,
+}
+
+/// Upper bounds, in milliseconds, of the buckets of [`RoundTimes`] (the last bucket is
+/// unbounded): fine below 3 ms, where a round on a quiet disk falls, coarse above.
+pub const ROUND_BOUNDS_MS: [f64; 11] =
+    [0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 25.0, 100.0];
+
+/// A histogram of commit-round durations: `counts[i]` rounds took at most
+/// `ROUND_BOUNDS_MS[i]` and more than the bound before it; the last count is of longer ones.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RoundTimes {
+    pub counts: [u64; ROUND_BOUNDS_MS.len() + 1],
+    pub sum_micros: u64,
+}
+
+/// [`RoundTimes`] as the commit thread records them.
+#[derive(Debug, Default)]
+pub(crate) struct RoundClock {
+    counts: [AtomicU64; ROUND_BOUNDS_MS.len() + 1],
+    sum_micros: AtomicU64,
+}
+
+impl RoundClock {
+    pub fn record(&self, took: Duration) {
+        let ms = took.as_secs_f64() * 1000.0;
+        let i = ROUND_BOUNDS_MS.partition_point(|b| *b < ms);
+        self.counts[i].fetch_add(1, Ordering::Relaxed);
+        self.sum_micros
+            .fetch_add(took.as_micros() as u64, Ordering::Relaxed);
+    }
+
+    pub fn snapshot(&self) -> RoundTimes {
+        RoundTimes {
+            counts: std::array::from_fn(|i| self.counts[i].load(Ordering::Relaxed)),
+            sum_micros: self.sum_micros.load(Ordering::Relaxed),
+        }
+    }
 }
 
 #[derive(Debug, Default)]

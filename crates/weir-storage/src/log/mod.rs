@@ -62,7 +62,7 @@ use crate::{
 };
 use commit::CommitQueue;
 use health::{FaultLog, SpaceGuard};
-pub use health::{WriteHealth, SPACE_CHECK_EVERY_MS};
+pub use health::{RoundTimes, WriteHealth, ROUND_BOUNDS_MS, SPACE_CHECK_EVERY_MS};
 use parking_lot::{Condvar, Mutex, RwLock};
 use segment::Segment;
 use shard::Shard;
@@ -150,6 +150,8 @@ pub(crate) struct Inner {
     log_always: AtomicBool,
     sync_rounds: AtomicU64,
     log_rounds: AtomicU64,
+    segment_round_times: health::RoundClock,
+    log_round_times: health::RoundClock,
     fail_syncs: AtomicU32,
     faults: FaultLog,
     space: SpaceGuard,
@@ -242,6 +244,8 @@ impl LocalLog {
             log_always: AtomicBool::new(false),
             sync_rounds: AtomicU64::new(0),
             log_rounds: AtomicU64::new(0),
+            segment_round_times: health::RoundClock::default(),
+            log_round_times: health::RoundClock::default(),
             fail_syncs: AtomicU32::new(0),
             faults: FaultLog::default(),
             space: SpaceGuard::new(dir.to_path_buf()),
@@ -483,6 +487,8 @@ impl Inner {
             low_space_refusals: self.faults.low_space_refusals.load(Ordering::Relaxed),
             write_failures: self.faults.write_failures.load(Ordering::Relaxed),
             free_bytes: self.space.last_free(),
+            segment_rounds: self.segment_round_times.snapshot(),
+            log_rounds: self.log_round_times.snapshot(),
         }
     }
 

@@ -26,6 +26,7 @@ use super::pages;
 use super::segment::{Segment, SegmentReader};
 use super::Settings;
 use crate::{Appended, Durability, DurableWait, Error, ReadBatch, Result, ShardBounds, ShardKey};
+use bytes::Bytes;
 use parking_lot::{Condvar, Mutex, MutexGuard};
 use std::collections::VecDeque;
 use std::io;
@@ -62,6 +63,10 @@ pub(crate) struct ShardState {
     /// here and `durable_pos` is durable through the commit log (see [`super::commit_log`]).
     pub synced_pos: u64,
     pending: VecDeque<Pending>,
+    /// With the commit log on: the batches of the active segment from `durable_pos` on, each
+    /// with its position, so that a logged round writes them from memory rather than reading
+    /// them back from the segment.
+    log_tail: VecDeque<(u64, Bytes)>,
     /// Segments written since their last sync.
     pub unsynced: Vec<Arc<Segment>>,
     /// Whether the shard sits in the commit queue.
@@ -127,15 +132,19 @@ pub(crate) struct SyncJob {
     target_pos: u64,
     active_base: u64,
     epoch: u64,
+    /// The batches of `[from_pos, target_pos)`, when the shard kept them all (see
+    /// `ShardState::log_tail`).
+    batches: Vec<Bytes>,
 }
 
 impl SyncJob {
-    /// What the commit log must hold for this job to count as synced: the bytes it adds to
-    /// the active segment, when that is the only file it touches.
-    pub fn log_range(&self) -> Option<(&Segment, u64, u64)> {
+    /// What the commit log must hold for this job to count as synced: the batches it adds to
+    /// the active segment (whose base offset comes first), and where in it they start — when
+    /// that is the only file it touches and the shard kept those batches.
+    pub fn log_range(&self) -> Option<(u64, u64, &[Bytes])> {
         match self.files.as_slice() {
-            [seg] if seg.base_offset == self.active_base => {
-                Some((seg, self.from_pos, self.target_pos))
+            [seg] if seg.base_offset == self.active_base && !self.batches.is_empty() => {
+                Some((seg.base_offset, self.from_pos, &self.batches))
             }
             _ => None,
         }
@@ -147,6 +156,28 @@ impl SyncJob {
             seg.sync_data()?;
         }
         Ok(())
+    }
+}
+
+/// The kept batches that make up exactly `[from, to)` of the active segment, or none if they
+/// do not (the log then cannot take the job, and its segment is synced instead).
+fn covering(tail: &VecDeque<(u64, Bytes)>, from: u64, to: u64) -> Vec<Bytes> {
+    let mut out = Vec::new();
+    let mut at = from;
+    for (pos, b) in tail {
+        if at == to {
+            break;
+        }
+        if *pos != at {
+            return Vec::new();
+        }
+        out.push(b.clone());
+        at += b.len() as u64;
+    }
+    if at == to {
+        out
+    } else {
+        Vec::new()
     }
 }
 
@@ -186,6 +217,7 @@ impl Shard {
                 durable_pos,
                 synced_pos: durable_pos,
                 pending: VecDeque::new(),
+                log_tail: VecDeque::new(),
                 unsynced: Vec::new(),
                 queued: false,
                 deleted: false,
@@ -273,6 +305,11 @@ impl Shard {
         if !st.unsynced.last().is_some_and(|u| Arc::ptr_eq(u, &active)) {
             st.unsynced.push(active);
         }
+        if super::commit_log::enabled(s) {
+            // The caller's buffer goes with it: its next append encodes into a fresh one.
+            st.log_tail
+                .push_back((pos, Bytes::from(std::mem::take(enc.buf))));
+        }
         let durable = match s.durability {
             Durability::Fsync => {
                 let (tx, rx) = oneshot::channel();
@@ -351,6 +388,7 @@ impl Shard {
             Segment::create(&self.dir, st.next_offset)?
         });
         st.segments.push(seg.clone());
+        st.log_tail.clear();
         st.durable_pos = 0;
         st.synced_pos = 0;
         st.zeroed_to = 0;
@@ -397,6 +435,13 @@ impl Shard {
         }
         st.durable_end = end;
         st.durable_pos = pos;
+        while st
+            .log_tail
+            .front()
+            .is_some_and(|(at, b)| at + b.len() as u64 <= pos)
+        {
+            st.log_tail.pop_front();
+        }
         if durability != Durability::Fsync {
             return;
         }
@@ -432,13 +477,15 @@ impl Shard {
         if logged && !files.iter().any(|f| Arc::ptr_eq(f, &active)) {
             files.push(active);
         }
+        let from_pos = st.durable_pos;
         Some(SyncJob {
             files,
             target_end: st.next_offset,
-            from_pos: st.durable_pos,
+            from_pos,
             target_pos,
             active_base,
             epoch: st.epoch,
+            batches: covering(&st.log_tail, from_pos, target_pos),
         })
     }
 
@@ -569,6 +616,7 @@ impl Shard {
             return Ok(());
         };
         let keep = st.durable_pos;
+        st.log_tail.retain(|(at, _)| *at < keep);
         st.zeroed_to = st.zeroed_to.min(keep);
         st.synced_pos = st.synced_pos.min(keep);
         active.file.set_len(keep)?;

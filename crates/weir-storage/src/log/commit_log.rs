@@ -439,10 +439,6 @@ impl CommitLog {
         }
         let f = &self.files.files[file];
         write_all_vectored_at(f, &mut parts, self.cursor)?;
-        debug_assert_eq!(
-            total,
-            (headers.len() as u64) + ranges.iter().map(LogRange::len).sum::<u64>()
-        );
         fault()?;
         f.sync_data()?;
         self.cursor += total;

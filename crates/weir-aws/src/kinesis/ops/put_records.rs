@@ -257,7 +257,7 @@ pub async fn handle(svc: StreamService, input: Input<'_>) -> Result<Output, ApiE
         // Only an out-of-range list is shown, as AWS shows it (Java's default toString).
         let shown = format!(
             "[{}]",
-            (0..records.entries.len())
+            (0..count)
                 .map(|i| format!(
                     "com.amazonaws.kinesis.v20131202.PutRecordsRequestEntry@{:x}",
                     i + 1
@@ -265,13 +265,7 @@ pub async fn handle(svc: StreamService, input: Input<'_>) -> Result<Output, ApiE
                 .collect::<Vec<_>>()
                 .join(", ")
         );
-        v.list_len(
-            "records",
-            records.entries.len(),
-            1,
-            MAX_PUT_RECORDS_ENTRIES,
-            &shown,
-        );
+        v.list_len("records", count, 1, MAX_PUT_RECORDS_ENTRIES, &shown);
     }
     if given {
         for (i, r) in records.entries.iter().enumerate() {
